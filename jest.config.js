@@ -1,0 +1,13 @@
+/** One config for unit, golden-fixture and e2e suites; swc keeps transpiling fast on 2 cores. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/libs', '<rootDir>/apps', '<rootDir>/test'],
+  testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
+  },
+  moduleNameMapper: {
+    '^@app/dsl(|/.*)$': '<rootDir>/libs/dsl/src$1',
+  },
+  testTimeout: 120000,
+};

@@ -1,0 +1,57 @@
+import type { Diagnostic } from './diagnostics';
+import type { ModelIR, Shape, SourceLoc } from './ir';
+
+/** Framework whose parameter-counting convention to follow (they differ for LSTM/SimpleRNN biases and BN stats). */
+export type ParamFlavor = 'keras' | 'torch';
+
+/** What the checker learned about one layer node (branches and sublayers included), keyed by node id. */
+export interface LayerInfo {
+  id: string;
+  type: string;
+  /** Shapes flowing in (one for most layers; one per merged tensor for merge layers). Batch axis first, `null`. */
+  inputShapes: Shape[];
+  outputShape: Shape;
+  /** Parameters as Keras counts them (`model.count_params()`), including non-trainable (BatchNorm moving stats). */
+  params: number;
+  /** Trainable parameters as Keras counts them. */
+  trainableParams: number;
+  /** `sum(p.numel() for p in module.parameters())` of the equivalent PyTorch module. */
+  torchParams: number;
+  loc: SourceLoc;
+}
+
+export interface LayerSummary {
+  id: string;
+  type: string;
+  output_shape: Shape;
+  params: number;
+}
+
+/** The API's `summary` object. */
+export interface ModelSummary {
+  name: string;
+  input_shape: Shape | Shape[];
+  output_shape: Shape;
+  layers: LayerSummary[];
+  total_params: number;
+  trainable_params: number;
+}
+
+export interface CheckedModel {
+  /** The model as analysed: identical to the parsed IR except for Flatten layers inserted by auto-flatten. */
+  model: ModelIR;
+  /** Per node id (top-level layers, branch bodies, sublayers, wrapped layers). */
+  info: Map<string, LayerInfo>;
+  outputShape: Shape;
+  summary: ModelSummary;
+  /** Warnings from parsing and checking (errors are thrown as DslError). */
+  warnings: Diagnostic[];
+}
+
+export interface CheckOptions {
+  /**
+   * Insert a Flatten before a Dense/Output that receives an image tensor (rank >= 4 with the batch), with a warning.
+   * Default true. When false, Dense acts on the last axis (as in Keras) and a warning says so.
+   */
+  autoFlatten?: boolean;
+}
