@@ -78,7 +78,8 @@ export function formatDiagnostic(d: Diagnostic, source?: string, file = '<input>
   const text = source === undefined ? undefined : sourceLine(source, d.line);
   if (text !== undefined) {
     const shown = text.length > 160 ? text.slice(0, 160) : text;
-    out.push(`  ${shown.replace(/\t/g, ' ')}`);
+    // Control characters would garble a terminal; one placeholder each keeps the caret aligned.
+    out.push(`  ${shown.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\t' ? ' ' : '?'))}`);
     out.push(`  ${' '.repeat(Math.max(0, Math.min(d.column - 1, shown.length)))}^`);
   }
   if (d.hint) out.push(`  hint: ${d.hint}`);
