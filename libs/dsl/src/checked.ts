@@ -4,7 +4,12 @@ import type { ModelIR, Shape, SourceLoc } from './ir';
 /** Framework whose parameter-counting convention to follow (they differ for LSTM/SimpleRNN biases and BN stats). */
 export type ParamFlavor = 'keras' | 'torch';
 
-/** What the checker learned about one layer node (branches and sublayers included), keyed by node id. */
+/**
+ * What the checker learned about one node (layers, branches, inserted Flattens, sublayers, wrapped layers), keyed
+ * by node id. A count is `null` when it is unknown: it depends on a hyperparameter, or the layer is opaque/custom.
+ * A node's counts include its sublayers and wrapped layer (Bidirectional counts both directions); a branch (type
+ * `Branch`) counts its body.
+ */
 export interface LayerInfo {
   id: string;
   type: string;
@@ -12,11 +17,11 @@ export interface LayerInfo {
   inputShapes: Shape[];
   outputShape: Shape;
   /** Parameters as Keras counts them (`model.count_params()`), including non-trainable (BatchNorm moving stats). */
-  params: number;
+  params: number | null;
   /** Trainable parameters as Keras counts them. */
-  trainableParams: number;
+  trainableParams: number | null;
   /** `sum(p.numel() for p in module.parameters())` of the equivalent PyTorch module. */
-  torchParams: number;
+  torchParams: number | null;
   loc: SourceLoc;
 }
 
@@ -24,27 +29,27 @@ export interface LayerSummary {
   id: string;
   type: string;
   output_shape: Shape;
-  params: number;
+  params: number | null;
 }
 
-/** The API's `summary` object. */
+/** The API's `summary` object. Totals are `null` when some layer's count is unknown. */
 export interface ModelSummary {
   name: string;
   input_shape: Shape | Shape[];
   output_shape: Shape;
   layers: LayerSummary[];
-  total_params: number;
-  trainable_params: number;
+  total_params: number | null;
+  trainable_params: number | null;
 }
 
 export interface CheckedModel {
   /** The model as analysed: identical to the parsed IR except for Flatten layers inserted by auto-flatten. */
   model: ModelIR;
-  /** Per node id (top-level layers, branch bodies, sublayers, wrapped layers). */
+  /** Per node id (top-level nodes, branch bodies, sublayers, wrapped layers, inserted Flattens). */
   info: Map<string, LayerInfo>;
   outputShape: Shape;
   summary: ModelSummary;
-  /** Warnings from parsing and checking (errors are thrown as DslError). */
+  /** The checker's warnings (errors are thrown as DslError). */
   warnings: Diagnostic[];
 }
 
