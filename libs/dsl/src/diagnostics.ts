@@ -41,6 +41,8 @@ export class DiagnosticBag {
   constructor(private readonly maxErrors = 100) {}
 
   error(code: string, message: string, loc: SourceLoc | undefined, hint?: string): void {
+    // A second error at the very same spot is a consequence of the first.
+    if (loc && this.items.some((d) => d.severity === 'error' && d.line === loc.line && d.column === loc.column)) return;
     if (this.errorCount() < this.maxErrors) this.items.push(diag(code, message, loc, hint));
   }
 

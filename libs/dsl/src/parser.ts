@@ -506,6 +506,8 @@ export class Parser {
     } else {
       const shown = t.kind === 'string' ? `"${t.text.slice(0, 40)}"` : t.kind === 'param' ? `$${t.text}` : t.text.slice(0, 40);
       let h = hint;
+      const prev = this.tokens[this.pos - 1];
+      if (!h && /'\)'/.test(expected) && prev && prev.line < t.line) h = `is a ')' missing at the end of line ${prev.line}?`;
       if (!h && t.kind === 'name') {
         const s = suggest(t.text, LAYER_TYPES);
         if (s && s !== t.text) h = `did you mean ${s}?`;
@@ -523,6 +525,11 @@ export class Parser {
       if (t.kind === 'eof') return;
       // A name at item depth starts the next item (parseItem always consumes the name it starts with).
       if (this.depth <= itemDepth && (t.kind === 'name' || isCloser(t))) return;
+      // An unclosed bracket would swallow the rest of the file: a `Name(` opening a new line starts the next item.
+      if (this.depth > itemDepth && t.kind === 'name' && this.peekAt(1).text === '(' && this.tokens[this.pos - 1].line < t.line) {
+        this.depth = itemDepth;
+        return;
+      }
       this.skipOne(itemDepth);
     }
   }
