@@ -21,6 +21,7 @@ export { resolveHpo, defaultHpoValue, hpoAccepts, type HpoAssignment } from './h
 export { emitPytorch } from './emit/pytorch';
 export { emitTensorflow } from './emit/tensorflow';
 export { emitOnnx } from './emit/onnx';
+export { buildTfjsModel } from './emit/tfjs';
 export { initKerasWeights, weightsFromTfjs, type KerasWeights } from './emit/weights';
 
 export const BACKENDS = ['tensorflow', 'pytorch', 'onnx'] as const;

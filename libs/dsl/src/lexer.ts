@@ -26,105 +26,113 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
   const tokens: Token[] = [];
   const n = source.length;
   let i = 0;
+  // Column of offset i is `i - lineStart + columnBase`; only newlines need bookkeeping.
+  let lineStart = 0;
+  let columnBase = column;
 
-  const advance = (count: number) => {
-    for (let k = 0; k < count; k++) {
-      if (source.charCodeAt(i) === 10) {
+  const skipTo = (stop: number) => {
+    for (let k = i; k < stop; k++) {
+      if (source.charCodeAt(k) === 10) {
         line++;
-        column = 1;
-      } else {
-        column++;
+        lineStart = k + 1;
+        columnBase = 1;
       }
-      i++;
     }
+    i = stop;
   };
 
   while (i < n) {
-    const c = source[i];
     const code = source.charCodeAt(i);
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v' || code === 0xfeff) {
-      advance(1);
+    if (code === 10) {
+      line++;
+      i++;
+      lineStart = i;
+      columnBase = 1;
       continue;
     }
-    if (c === '#') {
+    if (code === 32 || code === 9 || code === 13 || code === 12 || code === 11 || code === 0xfeff) {
+      i++;
+      continue;
+    }
+    if (code === 35 /* # */) {
       const nl = source.indexOf('\n', i);
-      const stop = nl < 0 ? n : nl;
-      column += stop - i;
-      i = stop;
+      i = nl < 0 ? n : nl;
       continue;
     }
     const start = i;
     const tLine = line;
-    const tColumn = column;
+    const tColumn = i - lineStart + columnBase;
     if (isNameStart(code)) {
       let j = i + 1;
       while (j < n && isNamePart(source.charCodeAt(j))) j++;
       tokens.push({ kind: 'name', text: source.slice(i, j), line: tLine, column: tColumn, start, end: j });
-      column += j - i;
       i = j;
       continue;
     }
-    if (c === '$') {
+    const c = source[i];
+    if (code === 36 /* $ */) {
       let j = i + 1;
       while (j < n && isNamePart(source.charCodeAt(j))) j++;
       if (j === i + 1 || !isNameStart(source.charCodeAt(i + 1))) {
         bag.error('syntax', `Unexpected character '$' at line ${tLine}, column ${tColumn}`, { line: tLine, column: tColumn }, "'$' must be followed by a macro parameter name, as in $filters");
-        advance(1);
+        i++;
         continue;
       }
       tokens.push({ kind: 'param', text: source.slice(i + 1, j), line: tLine, column: tColumn, start, end: j });
-      column += j - i;
       i = j;
       continue;
     }
-    const num = matchNumber(source, i);
-    if (num > i) {
-      const raw = source.slice(i, num);
-      const isInt = /^[+-]?[0-9]+$/.test(raw);
-      tokens.push({ kind: isInt ? 'int' : 'float', text: raw, value: Number(raw), line: tLine, column: tColumn, start, end: num });
-      column += num - i;
-      i = num;
-      continue;
+    if (isDigit(code) || code === 46 || code === 43 || code === 45) {
+      const num = matchNumber(source, i);
+      if (num > i) {
+        const raw = source.slice(i, num);
+        const isInt = isIntText(raw);
+        tokens.push({ kind: isInt ? 'int' : 'float', text: raw, value: Number(raw), line: tLine, column: tColumn, start, end: num });
+        i = num;
+        continue;
+      }
     }
-    if (c === '"' || c === "'") {
+    if (code === 34 || code === 39) {
       const close = source.indexOf(c, i + 1);
       if (close < 0) {
         bag.error('unterminated_string', `Unterminated string literal at line ${tLine}, column ${tColumn}`, { line: tLine, column: tColumn }, `close the string with ${c}`);
         // Skip to the end of the line so the rest of the file is still checked.
         const nl = source.indexOf('\n', i);
-        advance((nl < 0 ? n : nl) - i);
+        skipTo(nl < 0 ? n : nl);
         continue;
       }
       tokens.push({ kind: 'string', text: source.slice(i + 1, close), line: tLine, column: tColumn, start, end: close + 1 });
-      advance(close + 1 - i);
+      skipTo(close + 1);
       continue;
     }
     if (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*')) {
       bag.error('syntax', `Unexpected character '/' at line ${tLine}, column ${tColumn}`, { line: tLine, column: tColumn }, "comments start with '#'");
       const nl = source.indexOf('\n', i);
-      advance((nl < 0 ? n : nl) - i);
+      i = nl < 0 ? n : nl;
       continue;
     }
-    if (PUNCT.has(c)) {
+    if (PUNCT.has(c) || c === '-') {
+      // A minus not starting a number (`$a - 1`) stays punctuation for expressions.
       tokens.push({ kind: 'punct', text: c, line: tLine, column: tColumn, start, end: i + 1 });
-      advance(1);
-      continue;
-    }
-    if (c === '-') {
-      // A minus not starting a number (`$a - 1`, `- x`): keep it as punctuation for expressions.
-      tokens.push({ kind: 'punct', text: c, line: tLine, column: tColumn, start, end: i + 1 });
-      advance(1);
+      i++;
       continue;
     }
     // Collapse a run of unexpected characters (binary garbage) into one error.
     let j = i + 1;
     while (j < n && isGarbage(source, j)) j++;
-    const shown = printable(source.slice(i, Math.min(j, i + 1)));
+    const shown = printable(source.slice(i, i + 1));
     bag.error('syntax', `Unexpected character '${shown}' at line ${tLine}, column ${tColumn}`, { line: tLine, column: tColumn }, hintFor(c));
-    advance(j - i);
+    skipTo(j);
   }
-  tokens.push({ kind: 'eof', text: '', line, column, start: n, end: n });
+  tokens.push({ kind: 'eof', text: '', line, column: i - lineStart + columnBase, start: n, end: n });
   return tokens;
+}
+
+function isIntText(raw: string): boolean {
+  for (let k = raw.charCodeAt(0) === 43 || raw.charCodeAt(0) === 45 ? 1 : 0; k < raw.length; k++) {
+    if (!isDigit(raw.charCodeAt(k))) return false;
+  }
+  return true;
 }
 
 function hintFor(c: string): string | undefined {

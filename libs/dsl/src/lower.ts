@@ -37,6 +37,14 @@ const SCHEDULES: Record<string, ScheduleSpec> = {
 
 const MERGE_OR_SPECIAL = new Set(['ResidualConnection']);
 
+/** Validation of the known `train { }` settings; other keys are kept as written. */
+const TRAINING_CHECKS: Record<string, (x: Value) => string | undefined> = {
+  epochs: (x) => (typeof x !== 'number' || !Number.isInteger(x) ? `epochs must be an integer, got ${show(x)}` : x <= 0 ? `epochs must be positive, got ${x}` : undefined),
+  batch_size: (x) => (typeof x !== 'number' || !Number.isInteger(x) ? `batch_size must be an integer, got ${show(x)}` : x <= 0 ? `batch_size must be positive, got ${x}` : undefined),
+  validation_split: (x) => (typeof x !== 'number' || x < 0 || x > 1 ? `validation_split must be between 0 and 1, got ${show(x)}` : undefined),
+  search_method: (x) => (typeof x !== 'string' ? `search_method must be a string such as "bayesian", got ${show(x)}` : undefined),
+};
+
 /** Values of macro parameters while a macro body is being expanded. */
 type Env = Map<string, AstValue>;
 
@@ -891,13 +899,7 @@ class Lowering {
         this.hpo.push(hpo);
         v = hpo;
       }
-      const checks: Record<string, (x: Value) => string | undefined> = {
-        epochs: (x) => (typeof x !== 'number' || !Number.isInteger(x) ? `epochs must be an integer, got ${show(x)}` : x <= 0 ? `epochs must be positive, got ${x}` : undefined),
-        batch_size: (x) => (typeof x !== 'number' || !Number.isInteger(x) ? `batch_size must be an integer, got ${show(x)}` : x <= 0 ? `batch_size must be positive, got ${x}` : undefined),
-        validation_split: (x) => (typeof x !== 'number' || x < 0 || x > 1 ? `validation_split must be between 0 and 1, got ${show(x)}` : undefined),
-        search_method: (x) => (typeof x !== 'string' ? `search_method must be a string such as "bayesian", got ${show(x)}` : undefined),
-      };
-      const check = checks[key];
+      const check = TRAINING_CHECKS[key];
       if (check) {
         const values = isHpo(v) ? hpoBounds(v) : [v];
         const problem = values.map(check).find((m) => m);
@@ -964,7 +966,18 @@ function hpoBounds(h: HpoValue): Value[] {
 }
 
 /** Keras's `to_snake_case`: Conv2D → conv2d, MaxPooling2D → max_pooling2d, MyLayer → my_layer. */
+const SNAKE = new Map<string, string>();
+
 export function snake(name: string): string {
+  let s = SNAKE.get(name);
+  if (s === undefined) {
+    s = toSnake(name);
+    if (SNAKE.size < 1000) SNAKE.set(name, s);
+  }
+  return s;
+}
+
+function toSnake(name: string): string {
   return name
     .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
     .replace(/([a-z])([A-Z])/g, '$1_$2')
