@@ -4,11 +4,13 @@
  * round trip of the model's IR (the cost of merely copying the data the compiler produces), and time per layer of the
  * small model (linear growth shows as a per-layer ratio near 1).
  */
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { analyze, compile, resolveHpo, parseModel, type Backend } from '../src/index';
 
-const mnist = readFileSync(join(__dirname, '..', 'fixtures', 'examples', 'mnist.neural'), 'utf8');
+// Run from the sources (tsx) or compiled into dist/bench: find the fixtures either way.
+const FIXTURES = [join(__dirname, '..', 'fixtures'), join(process.cwd(), 'libs', 'dsl', 'fixtures')].find((d) => existsSync(d))!;
+const mnist = readFileSync(join(FIXTURES, 'examples', 'mnist.neural'), 'utf8');
 
 function generated(n: number): string {
   const block = ['Dense(64, "relu")', 'BatchNormalization()', 'Dropout(0.1)', 'Dense(64, "tanh")'];

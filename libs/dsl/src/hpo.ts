@@ -110,3 +110,13 @@ function decimalsOf(n: number): number {
   if (s.includes('e-')) return Number(s.split('e-')[1]);
   return s.includes('.') ? s.split('.')[1].length : 0;
 }
+
+/**
+ * A diagnostic for every HPO expression the model still holds: emitters need concrete values. The parser lists every
+ * HPO expression in `model.hpo` and `resolveHpo` empties it, so the list alone tells.
+ */
+export function reportUnresolvedHpo(model: ModelIR, bag: DiagnosticBag): void {
+  for (const h of model.hpo) {
+    bag.error('unresolved_hpo', `Hyperparameter '${h.path}' must be resolved to a value before code generation`, h.loc, 'pick values with the HPO search or pass them explicitly');
+  }
+}

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'fs';
+import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { DslError } from '../src/diagnostics';
 import { analyze, compile, type Backend } from '../src/index';
@@ -25,7 +25,9 @@ const VOCAB = [
 ];
 
 export function loadSeeds(): string[] {
-  const dirs = ['examples', 'ok', 'not-ok'].map((d) => join(__dirname, '..', 'fixtures', d));
+  // From the sources or compiled into dist/bench: find the fixtures either way.
+  const root = [join(__dirname, '..', 'fixtures'), join(process.cwd(), 'libs', 'dsl', 'fixtures')].find((d) => existsSync(d))!;
+  const dirs = ['examples', 'ok', 'not-ok'].map((d) => join(root, d));
   const seeds: string[] = [];
   for (const dir of dirs) {
     let files: string[] = [];

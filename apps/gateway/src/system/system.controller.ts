@@ -7,7 +7,7 @@ import { version } from '../../../../package.json';
 export class SystemController {
   @Get()
   info() {
-    return { name: 'Neural DSL Platform', version, docs: '/docs', dsl: { layer_types: LAYER_TYPES.length } };
+    return { name: 'Neural DSL Platform', version, dsl: { layer_types: LAYER_TYPES.length } };
   }
 
   @Get('health')

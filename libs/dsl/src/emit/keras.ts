@@ -26,6 +26,7 @@ import { DiagnosticBag } from '../diagnostics';
 import { isHpo, isLayer, type Dim, type LayerNode, type ModelNode, type Shape, type SourceLoc, type Value } from '../ir';
 import { layerSpec } from '../layers';
 import { TRANSFORMER_TYPES, transformerParts } from './weights';
+import { reportUnresolvedHpo } from '../hpo';
 
 /** A Keras constructor argument: a literal, a tuple (array) or a nested layer (`TimeDistributed(layer=...)`). */
 export type KerasArg = number | string | boolean | null | KerasArg[] | KerasLayer;
@@ -100,25 +101,6 @@ export function lowerToKeras(checked: CheckedModel, backend = 'tensorflow'): Ker
   return new Lowering(checked, backend).run();
 }
 
-/** A diagnostic for every HPO expression still present: emitters need concrete values. */
-export function reportUnresolvedHpo(checked: CheckedModel, bag: DiagnosticBag): void {
-  const seen = new Set<unknown>();
-  const visit = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (isHpo(v)) {
-      bag.error('unresolved_hpo', `Hyperparameter '${v.path}' must be resolved to a value before code generation`, v.loc, 'pick values with the HPO search or pass them explicitly');
-      return;
-    }
-    for (const x of Array.isArray(v) ? v : Object.values(v)) visit(x);
-  };
-  const m = checked.model;
-  visit(m.layers);
-  visit(m.optimizer);
-  visit(m.lrSchedule);
-  visit(m.training);
-}
-
 class Lowering {
   private readonly nodes: KerasNode[] = [];
   private readonly names = new Set<string>();
@@ -134,7 +116,7 @@ class Lowering {
 
   run(): KerasGraph {
     const model = this.checked.model;
-    reportUnresolvedHpo(this.checked, this.bag);
+    reportUnresolvedHpo(this.checked.model, this.bag);
     this.bag.throwIfErrors();
     for (const input of model.inputs) this.claim(input.name, input.loc);
     const inputs: KerasInput[] = model.inputs.map((i) => ({ name: i.name, shape: i.shape.slice(1), loc: i.loc }));

@@ -3,7 +3,7 @@ import type { CheckedModel } from '../checked';
 import { DiagnosticBag, DslError, diag, type Diagnostic } from '../diagnostics';
 import { isLayer, type Dim, type LayerNode, type ModelNode, type Shape } from '../ir';
 import { layerSpec } from '../layers';
-import { reportUnresolvedHpo } from './keras';
+import { reportUnresolvedHpo } from '../hpo';
 import { initKerasWeights, kerasWeightOwners, transformerParts, TRANSFORMER_TYPES, type KerasWeights, type WeightTensor } from './weights';
 
 export interface OnnxOptions {
@@ -32,7 +32,7 @@ const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D',
  */
 export function emitOnnx(checked: CheckedModel, opts: OnnxOptions = {}): Uint8Array {
   const bag = new DiagnosticBag();
-  reportUnresolvedHpo(checked, bag);
+  reportUnresolvedHpo(checked.model, bag);
   bag.throwIfErrors();
   findUnsupported(checked, checked.model.layers, bag);
   bag.throwIfErrors();

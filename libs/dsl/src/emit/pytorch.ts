@@ -11,6 +11,7 @@ import { DiagnosticBag } from '../diagnostics';
 import { isCall, isHpo, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type Shape, type Value } from '../ir';
 import { layerSpec } from '../layers';
 import { pyIdent, pyNum, pyStr, pyValue } from './python';
+import { reportUnresolvedHpo } from '../hpo';
 
 export interface PytorchOptions {
   /** Dataset the script trains on when run without --data or --dataset: MNIST, FashionMNIST, CIFAR10 or CIFAR100. */
@@ -81,18 +82,6 @@ export function emitPytorch(checked: CheckedModel, opts: PytorchOptions = {}): s
   const training = trainingSection(checked, opts, bag);
   bag.throwIfErrors();
   return render(checked, net, forward, training);
-}
-
-/** A diagnostic for every HPO expression left in the model: the generated code needs concrete values. */
-function reportUnresolvedHpo(m: ModelIR, bag: DiagnosticBag): void {
-  const seen = new Set<unknown>();
-  const visit = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (isHpo(v)) bag.error('unresolved_hpo', `Hyperparameter '${v.path}' must be resolved to a value before code generation`, v.loc, 'pick values with the HPO search or pass them explicitly');
-    else Object.values(v).forEach(visit);
-  };
-  [m.layers, m.optimizer, m.lrSchedule, m.training].forEach(visit);
 }
 
 class NetworkEmitter {
