@@ -5,6 +5,7 @@
  * small model (linear growth shows as a per-layer ratio near 1).
  */
 import { existsSync, readFileSync } from 'fs';
+import { loadavg } from 'os';
 import { join } from 'path';
 import { analyze, compile, resolveHpo, parseModel, type Backend } from '../src/index';
 
@@ -71,7 +72,7 @@ for (const c of cases) {
 const header = ['network', 'layers', 'parse+check µs', 'emit tf µs', 'emit pytorch µs', 'emit onnx µs', 'parse+check+emit(tf) µs', 'parse+check / JSON round trip of IR', 'parse+check µs/layer vs small', 'emit tf µs/layer vs small', 'parse+check per s'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-console.log(`node ${process.version}, ${new Date().toISOString()}`);
+console.log(`node ${process.version}, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (medians; other load on the 2 cores inflates them)`);
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { AppModule } from '../app.module';
+import { AppModule } from '../apps/gateway/src/app.module';
 
 describe('gateway system routes (real HTTP)', () => {
   let app: INestApplication;
