@@ -14,7 +14,7 @@ function run(args: string[]): { code: number; out: string; err: string } {
         cb();
       },
     });
-  const code = main(args, sink((s) => (out += s)) as unknown as NodeJS.WriteStream, sink((s) => (err += s)) as unknown as NodeJS.WriteStream);
+  const code = main(args, sink((s) => (out += s)), sink((s) => (err += s)));
   return { code, out, err };
 }
 

@@ -11,7 +11,7 @@ const USAGE = `usage:
   neural compile <file.neural> --backend tensorflow|pytorch|onnx [-o <out>] [--dataset NAME] [--hpo path=value ...] [--no-auto-flatten]`;
 
 /** Runs the CLI; returns the process exit code (0 ok, 1 DSL errors, 2 usage or I/O problems). */
-export function main(argv: string[], out = process.stdout, err = process.stderr): number {
+export function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
   let parsed;
   try {
     parsed = parseArgs({

@@ -338,13 +338,32 @@ export function layerSpec(name: string): LayerSpec | undefined {
 /** User-defined layer names the DSL passes through: `MyAttentionLayer`, `CustomRNN`, `PositionalEncoder`, ... */
 export const CUSTOM_LAYER_PATTERN = /^[A-Z][A-Za-z0-9_]*(Layers?|RNNs?|Transformers?|Encoders?|Decoders?|Regularizers?|Initializers?|Constraints?)$/;
 
-/** Loss names accepted by `loss:` (lowercase); the value in the IR is the one written, lowercased. */
-export const LOSSES = [
-  'mse', 'mae', 'mean_squared_error', 'mean_absolute_error', 'categorical_crossentropy',
-  'sparse_categorical_crossentropy', 'binary_crossentropy', 'cross_entropy', 'categorical_cross_entropy',
-  'sparse_categorical_cross_entropy', 'binary_cross_entropy', 'huber', 'hinge', 'kl_divergence', 'poisson',
-  'cosine_similarity', 'log_cosh', 'nll',
-] as const;
+/**
+ * Loss names accepted by `loss:` (lowercase) and the Keras loss each one means. `cross_entropy` and `nll` take class
+ * indices, like PyTorch's losses of those names.
+ */
+export const KERAS_LOSSES: Readonly<Record<string, string>> = {
+  mse: 'mean_squared_error',
+  mean_squared_error: 'mean_squared_error',
+  mae: 'mean_absolute_error',
+  mean_absolute_error: 'mean_absolute_error',
+  categorical_crossentropy: 'categorical_crossentropy',
+  categorical_cross_entropy: 'categorical_crossentropy',
+  sparse_categorical_crossentropy: 'sparse_categorical_crossentropy',
+  sparse_categorical_cross_entropy: 'sparse_categorical_crossentropy',
+  cross_entropy: 'sparse_categorical_crossentropy',
+  nll: 'sparse_categorical_crossentropy',
+  binary_crossentropy: 'binary_crossentropy',
+  binary_cross_entropy: 'binary_crossentropy',
+  huber: 'huber',
+  hinge: 'hinge',
+  kl_divergence: 'kl_divergence',
+  poisson: 'poisson',
+  cosine_similarity: 'cosine_similarity',
+  log_cosh: 'log_cosh',
+};
+
+export const LOSSES: readonly string[] = Object.keys(KERAS_LOSSES);
 
 /** Canonical optimizer spellings; the source may use any case. */
 export const OPTIMIZERS = ['Adam', 'SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adamax', 'Nadam', 'AdamW', 'Ftrl'] as const;

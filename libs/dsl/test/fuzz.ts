@@ -2,18 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { DslError } from '../src/diagnostics';
 import { analyze, compile, type Backend } from '../src/index';
+import { mulberry32 } from '../src/random';
 
-/** Small deterministic PRNG (mulberry32) so every fuzz run can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCAB = [
   'network', 'Model', 'define', 'input', 'layers', 'loss', 'optimizer', 'metrics', 'train', 'execute', 'lr_schedule',
@@ -84,7 +74,7 @@ export interface FuzzReport {
  * Returns the crashes: any exception that is not the library's DslError.
  */
 export function fuzz(cases: number, seed: number, compileEvery = 10): FuzzReport {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const seeds = loadSeeds();
   const report: FuzzReport = { cases, accepted: 0, rejected: 0, crashes: [] };
   const backends: Backend[] = ['tensorflow', 'pytorch', 'onnx'];

@@ -9,7 +9,7 @@
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag } from '../diagnostics';
 import { isCall, isHpo, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type Shape, type Value } from '../ir';
-import { layerSpec } from '../layers';
+import { KERAS_LOSSES, layerSpec } from '../layers';
 import { pyIdent, pyNum, pyStr, pyValue } from './python';
 import { reportUnresolvedHpo } from '../hpo';
 
@@ -804,28 +804,6 @@ const HELPERS: Record<Helper, string> = {
 
 // ---- the training script ----------------------------------------------------------------------------------------
 
-/** DSL loss spellings → Keras loss names (as tensorflow.ts maps them: `cross_entropy`/`nll` take class indices). */
-const LOSSES: Record<string, string> = {
-  mse: 'mean_squared_error',
-  mean_squared_error: 'mean_squared_error',
-  mae: 'mean_absolute_error',
-  mean_absolute_error: 'mean_absolute_error',
-  categorical_crossentropy: 'categorical_crossentropy',
-  categorical_cross_entropy: 'categorical_crossentropy',
-  sparse_categorical_crossentropy: 'sparse_categorical_crossentropy',
-  sparse_categorical_cross_entropy: 'sparse_categorical_crossentropy',
-  cross_entropy: 'sparse_categorical_crossentropy',
-  nll: 'sparse_categorical_crossentropy',
-  binary_crossentropy: 'binary_crossentropy',
-  binary_cross_entropy: 'binary_crossentropy',
-  huber: 'huber',
-  hinge: 'hinge',
-  kl_divergence: 'kl_divergence',
-  poisson: 'poisson',
-  cosine_similarity: 'cosine_similarity',
-  log_cosh: 'log_cosh',
-};
-
 /** Body of `compute_loss(output, target)` per Keras loss: Keras' formula, clipping and reduction. */
 const LOSS_BODIES: Record<string, (logits: boolean) => string[]> = {
   sparse_categorical_crossentropy: (logits) =>
@@ -1068,7 +1046,7 @@ function trainNumber(v: Value | undefined, fallback: number): number {
 
 function trainingSection(checked: CheckedModel, opts: PytorchOptions, bag: DiagnosticBag): string {
   const m = checked.model;
-  const loss = LOSSES[m.loss ?? 'categorical_crossentropy'];
+  const loss = KERAS_LOSSES[m.loss ?? 'categorical_crossentropy'];
   if (!loss) bag.error('unsupported_loss', `Loss '${m.loss}' cannot be emitted for the pytorch backend`, m.sectionLocs.loss);
   const logits = outputsLogits(m);
   const outDim = checked.outputShape[checked.outputShape.length - 1];

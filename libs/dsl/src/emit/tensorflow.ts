@@ -6,6 +6,7 @@
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag, DslError, type Diagnostic } from '../diagnostics';
 import { isCall, type CallValue, type Value } from '../ir';
+import { KERAS_LOSSES } from '../layers';
 import { lowerToKeras, type KerasArg, type KerasGraph, type KerasLayer, type KerasNode } from './keras';
 import { pyNum, pyStr, pyValue } from './python';
 
@@ -48,28 +49,6 @@ const SCHEDULES: Record<string, { className: string; extra?: Record<string, bool
   InverseTimeDecay: { className: 'InverseTimeDecay' },
   CosineDecay: { className: 'CosineDecay' },
   PolynomialDecay: { className: 'PolynomialDecay' },
-};
-
-/** DSL loss spellings → Keras loss names. `cross_entropy`/`nll` take class indices, like PyTorch's losses. */
-const LOSSES: Record<string, string> = {
-  mse: 'mean_squared_error',
-  mean_squared_error: 'mean_squared_error',
-  mae: 'mean_absolute_error',
-  mean_absolute_error: 'mean_absolute_error',
-  categorical_crossentropy: 'categorical_crossentropy',
-  categorical_cross_entropy: 'categorical_crossentropy',
-  sparse_categorical_crossentropy: 'sparse_categorical_crossentropy',
-  sparse_categorical_cross_entropy: 'sparse_categorical_crossentropy',
-  cross_entropy: 'sparse_categorical_crossentropy',
-  nll: 'sparse_categorical_crossentropy',
-  binary_crossentropy: 'binary_crossentropy',
-  binary_cross_entropy: 'binary_crossentropy',
-  huber: 'huber',
-  hinge: 'hinge',
-  kl_divergence: 'kl_divergence',
-  poisson: 'poisson',
-  cosine_similarity: 'cosine_similarity',
-  log_cosh: 'log_cosh',
 };
 
 /** Cross-entropies whose Keras class takes `from_logits`. */
@@ -160,7 +139,7 @@ interface Settings {
 
 function compileSettings(checked: CheckedModel, graph: KerasGraph | undefined, opts: TensorflowOptions, bag: DiagnosticBag): Settings {
   const m = checked.model;
-  const lossName = LOSSES[m.loss ?? 'categorical_crossentropy'];
+  const lossName = KERAS_LOSSES[m.loss ?? 'categorical_crossentropy'];
   if (!lossName) bag.error('unsupported_loss', `Loss '${m.loss}' cannot be emitted for the tensorflow backend`, m.sectionLocs.loss);
   let lossExpr = pyStr(lossName ?? '');
   if (graph && LOGIT_LOSSES[lossName] && outputsLogits(graph)) lossExpr = `keras.losses.${LOGIT_LOSSES[lossName]}(from_logits=True)`;

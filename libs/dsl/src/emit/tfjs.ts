@@ -5,6 +5,7 @@
  * `leaky_relu` activations) are implemented here with the Keras weight layout. tfjs is passed in, not imported, so the
  * library does not load it unless a caller does.
  */
+import { mulberry32, orthogonal } from '../random';
 import type * as Tfjs from '@tensorflow/tfjs';
 import type { CheckedModel } from '../checked';
 import { lowerToKeras, LEAKY_RELU_ALPHA, type KerasArg, type KerasLayer, type KerasNode } from './keras';
@@ -256,23 +257,9 @@ function defineCustomClasses(tf: Tf) {
     }
     override apply(shape: number[]): Tensor {
       const cols = shape[shape.length - 1];
-      const rows = shape.reduce((a, b) => a * b, 1) / cols;
-      const [long, short] = [Math.max(rows, cols), Math.min(rows, cols)];
-      const next = normalSource(this.seed);
-      const q: Float64Array[] = [];
-      for (let j = 0; j < short; j++) {
-        const v = Float64Array.from({ length: long }, next);
-        for (const u of q) {
-          let dot = 0;
-          for (let i = 0; i < long; i++) dot += u[i] * v[i];
-          for (let i = 0; i < long; i++) v[i] -= dot * u[i];
-        }
-        const norm = Math.hypot(...v);
-        q.push(v.map((x) => x / norm));
-      }
-      const out = new Float32Array(rows * cols);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = rows >= cols ? q[c][r] : q[r][c];
-      return tf.tensor(out, shape);
+      const rows = shape.reduce((x, y) => x * y, 1) / cols;
+      // Unseeded initialisation is random by design, as in Keras.
+      return tf.tensor(orthogonal(rows, cols, mulberry32(this.seed ?? Math.floor(Math.random() * 2 ** 32))), shape);
     }
     override getConfig(): Tfjs.serialization.ConfigDict {
       return this.seed === undefined ? {} : { seed: this.seed };
@@ -592,14 +579,3 @@ function defineCustomClasses(tf: Tf) {
 }
 
 /** Standard normal samples: mulberry32 + Box-Muller from a seed, Math.random without one. */
-function normalSource(seed: number | undefined): () => number {
-  let state = (seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}

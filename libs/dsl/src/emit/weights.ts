@@ -1,4 +1,5 @@
 import type { LayersModel } from '@tensorflow/tfjs';
+import { mulberry32, orthogonal, seedFor } from '../random';
 import type { CheckedModel } from '../checked';
 import { isLayer, type LayerNode, type ModelNode, type Shape, type SourceLoc } from '../ir';
 
@@ -219,45 +220,9 @@ function fans(shape: number[]): [number, number] {
   return [shape[shape.length - 2] * receptive, shape[shape.length - 1] * receptive];
 }
 
-/** A rows×cols matrix with orthonormal rows or columns (whichever are fewer), like Keras `Orthogonal`. */
-function orthogonal(rows: number, cols: number, next: () => number): Float32Array {
-  const long = Math.max(rows, cols);
-  const short = Math.min(rows, cols);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  // Gram-Schmidt on `short` random vectors of length `long` = the Q of a QR with a positive diagonal.
-  const q: Float64Array[] = [];
-  for (let j = 0; j < short; j++) {
-    const v = Float64Array.from({ length: long }, normal);
-    for (const u of q) {
-      let dot = 0;
-      for (let i = 0; i < long; i++) dot += u[i] * v[i];
-      for (let i = 0; i < long; i++) v[i] -= dot * u[i];
-    }
-    let norm = 0;
-    for (let i = 0; i < long; i++) norm += v[i] * v[i];
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < long; i++) v[i] /= norm;
-    q.push(v);
-  }
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = rows < cols ? q[r][c] : q[c][r];
-  }
-  return out;
-}
-
-/** mulberry32 seeded by the model seed and a FNV-1a hash of the tensor's name. */
+/** mulberry32 seeded by the model seed and the tensor's name. */
 function rng(seed: number, name: string): () => number {
-  let h = 0x811c9dc5 ^ (seed >>> 0);
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  let s = h >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seedFor(seed, name));
 }
 
 function spec(name: string, shape: number[], init: Init): WeightSpec {
