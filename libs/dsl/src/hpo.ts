@@ -49,6 +49,8 @@ export function hpoAccepts(spec: HpoSpec, v: Value): boolean {
  * the expression), its default otherwise. Returns a new model; the input is not changed.
  */
 export function resolveHpo(model: ModelIR, given: HpoAssignment = {}): ResolvedModel {
+  // Nothing to substitute: the model is already concrete (the IR is never mutated, so it can be shared).
+  if (model.hpo.length === 0 && Object.keys(given).length === 0) return { model, assignment: {}, warnings: [] };
   const bag = new DiagnosticBag();
   const assignment: HpoAssignment = {};
   const known = new Set(model.hpo.map((h) => h.path));

@@ -6,8 +6,8 @@ export interface Token {
   kind: TokenKind;
   /** Source text (punctuation, names) or the unquoted string content. */
   text: string;
-  /** Numeric value of int/float tokens. */
-  value?: number;
+  /** Numeric value of int/float tokens (0 for the others, so every token has one shape). */
+  value: number;
   line: number;
   column: number;
   /** Offset of the token in the source, and of the position just after it. */
@@ -65,7 +65,7 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
     if (isNameStart(code)) {
       let j = i + 1;
       while (j < n && isNamePart(source.charCodeAt(j))) j++;
-      tokens.push({ kind: 'name', text: source.slice(i, j), line: tLine, column: tColumn, start, end: j });
+      tokens.push({ kind: 'name', text: source.slice(i, j), value: 0, line: tLine, column: tColumn, start, end: j });
       i = j;
       continue;
     }
@@ -78,7 +78,7 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
         i++;
         continue;
       }
-      tokens.push({ kind: 'param', text: source.slice(i + 1, j), line: tLine, column: tColumn, start, end: j });
+      tokens.push({ kind: 'param', text: source.slice(i + 1, j), value: 0, line: tLine, column: tColumn, start, end: j });
       i = j;
       continue;
     }
@@ -101,7 +101,7 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
         skipTo(nl < 0 ? n : nl);
         continue;
       }
-      tokens.push({ kind: 'string', text: source.slice(i + 1, close), line: tLine, column: tColumn, start, end: close + 1 });
+      tokens.push({ kind: 'string', text: source.slice(i + 1, close), value: 0, line: tLine, column: tColumn, start, end: close + 1 });
       skipTo(close + 1);
       continue;
     }
@@ -113,7 +113,7 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
     }
     if (PUNCT.has(c) || c === '-') {
       // A minus not starting a number (`$a - 1`) stays punctuation for expressions.
-      tokens.push({ kind: 'punct', text: c, line: tLine, column: tColumn, start, end: i + 1 });
+      tokens.push({ kind: 'punct', text: c, value: 0, line: tLine, column: tColumn, start, end: i + 1 });
       i++;
       continue;
     }
@@ -124,7 +124,7 @@ export function tokenize(source: string, bag: DiagnosticBag, line = 1, column = 
     bag.error('syntax', `Unexpected character '${shown}' at line ${tLine}, column ${tColumn}`, { line: tLine, column: tColumn }, hintFor(c));
     skipTo(j);
   }
-  tokens.push({ kind: 'eof', text: '', line, column: i - lineStart + columnBase, start: n, end: n });
+  tokens.push({ kind: 'eof', text: '', value: 0, line, column: i - lineStart + columnBase, start: n, end: n });
   return tokens;
 }
 

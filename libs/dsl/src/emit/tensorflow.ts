@@ -352,7 +352,9 @@ function isDefault(layer: KerasLayer, key: string, value: KerasArg): boolean {
 }
 
 function same(a: KerasArg, b: KerasArg): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((x, i) => same(x as KerasArg, b[i] as KerasArg));
 }
 
 function callExpr(node: KerasNode, varOf: (name: string) => string): string {
