@@ -7,7 +7,7 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
   },
   moduleNameMapper: {
-    '^@app/dsl(|/.*)$': '<rootDir>/libs/dsl/src$1',
+    '^@app/(dsl|contracts|config|persistence|storage|queue|testing)(|/.*)$': '<rootDir>/libs/$1/src$2',
   },
   testTimeout: 120000,
 };

@@ -1,5 +1,67 @@
-import { Module } from '@nestjs/common';
-import { SystemController } from './system/system.controller';
+import { type AppConfig, AppConfigModule } from '@app/config';
+import { PersistenceModule } from '@app/persistence';
+import { QueueModule, WorkerCoreModule } from '@app/queue';
+import { StorageModule } from '@app/storage';
+import { type DynamicModule, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import type Redis from 'ioredis';
+import { ApiAuthGuard } from './auth/auth.guard';
+import { AuthModule } from './auth/auth.module';
+import { CompileModule } from './compile/compile.module';
+import { JobsModule } from './jobs/jobs.module';
+import { ModelsModule } from './models/models.module';
+import { GATEWAY_REDIS, GatewayRedisModule } from './common/gateway-redis.module';
+import { ProblemFilter } from './common/problem.filter';
+import { RateLimitGuard } from './common/rate-limit.guard';
+import { SystemModule } from './system/system.module';
 
-@Module({ controllers: [SystemController] })
-export class AppModule {}
+export interface AppModuleOptions {
+  /** Redis key prefix of the queues, the worker heartbeat and the rate-limit counters (distributed mode). */
+  redisPrefix: string;
+  /** Run the job consumers in this process (embedded mode). */
+  runWorker: boolean;
+  /** More modules, e.g. test-only controllers. */
+  imports?: ModuleMetadata['imports'];
+}
+
+/** The gateway: infrastructure, auth, rate limiting, the error filter and every feature module. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, options: AppModuleOptions): DynamicModule {
+    const imports: NonNullable<ModuleMetadata['imports']> = [
+      AppConfigModule.forRoot(config),
+      PersistenceModule.forRoot(),
+      StorageModule.forRoot(),
+      QueueModule.forRoot(config, { prefix: options.redisPrefix }),
+      GatewayRedisModule.forRoot(`${options.redisPrefix}:ratelimit:`),
+      AuthModule,
+      SystemModule,
+      CompileModule,
+      JobsModule,
+      ModelsModule,
+    ];
+    if (options.runWorker) imports.push(WorkerCoreModule);
+    // Guards run in this order: who is calling first, so the rate limit can count per API key.
+    const providers: Provider[] = [
+      { provide: APP_FILTER, useClass: ProblemFilter },
+      { provide: APP_GUARD, useExisting: ApiAuthGuard },
+    ];
+    if (config.rateLimit.enabled) {
+      imports.push(
+        ThrottlerModule.forRootAsync({
+          inject: [GATEWAY_REDIS],
+          useFactory: (redis: Redis | null) => ({
+            throttlers: [{ name: 'default', limit: config.rateLimit.limit, ttl: config.rateLimit.periodSeconds * 1000 }],
+            // Counters in Redis are shared by every gateway replica; in memory they are this process's alone.
+            storage: redis ? new ThrottlerStorageRedisService(redis) : undefined,
+          }),
+        }),
+      );
+      providers.push({ provide: APP_GUARD, useClass: RateLimitGuard });
+    }
+    imports.push(...(options.imports ?? []));
+    return { module: AppModule, imports, providers };
+  }
+}

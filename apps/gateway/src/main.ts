@@ -1,13 +1,26 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
+import { ConfigError, loadConfig } from '@app/config';
+import { Logger } from '@nestjs/common';
+import { createGateway } from './bootstrap';
 
-async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const app = await createGateway(config);
   app.enableShutdownHooks();
-  const port = Number(process.env.API_PORT ?? 8000);
-  const host = process.env.API_HOST ?? '0.0.0.0';
-  await app.listen(port, host);
+  await app.listen(config.http.port, config.http.host);
+  new Logger('Gateway').log(`listening on http://${config.http.host}:${config.http.port} (${config.mode} mode)`);
 }
 
-void bootstrap();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

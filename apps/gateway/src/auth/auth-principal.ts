@@ -1,0 +1,15 @@
+/** What a successful authentication yields; stored as `req.user`. */
+export interface AuthPrincipal {
+  tenantId: string;
+  apiKeyId: string;
+  /** How the caller proved it: the key itself, or a token issued for it. */
+  method: 'api_key' | 'bearer';
+}
+
+/** Claims of the tokens issued by `POST /auth/token`. */
+export interface AccessTokenClaims {
+  /** The API key the token was issued for. */
+  sub: string;
+  /** Its tenant. */
+  tid: string;
+}

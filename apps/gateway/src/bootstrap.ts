@@ -1,0 +1,61 @@
+import type { AppConfig } from '@app/config';
+import type { INestApplication, LoggerService, LogLevel, ModuleMetadata } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { AppModule } from './app.module';
+import { bodyParserErrorsMiddleware } from './common/body-parser-errors.middleware';
+import { buildOpenApiDocument } from './common/openapi';
+import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-id.middleware';
+import { createValidationPipe } from './common/validation.pipe';
+
+export interface GatewayOptions {
+  /** Nest's logger setting; `false` silences it (tests). Default: Nest's console logger. */
+  logger?: LoggerService | LogLevel[] | false;
+  /** Redis key prefix of queues, worker heartbeat and rate-limit counters. Default `neural`. */
+  redisPrefix?: string;
+  /** Run the job consumers in this process. Default: in embedded mode only. */
+  runWorker?: boolean;
+  /** More modules to mount (test-only controllers). */
+  imports?: ModuleMetadata['imports'];
+}
+
+export const DEFAULT_REDIS_PREFIX = 'neural';
+
+/**
+ * Creates the gateway, fully configured and initialised but not listening: request ids, helmet, CORS, the JSON body
+ * limit, the global validation pipe, error filter, auth and rate-limit guards, and the API docs at `/docs`, `/redoc`
+ * and `/openapi.json`. `main.ts` listens on it; the e2e tests drive it over HTTP.
+ */
+export async function createGateway(config: AppConfig, options: GatewayOptions = {}): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, {
+      redisPrefix: options.redisPrefix ?? DEFAULT_REDIS_PREFIX,
+      runWorker: options.runWorker ?? config.mode === 'embedded',
+      imports: options.imports,
+    }),
+    { bodyParser: false, logger: options.logger, abortOnError: false },
+  );
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  // TLS is terminated in front of the gateway; upgrading subresources would break /docs served over plain HTTP.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.enableCors({
+    origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins,
+    allowedHeaders: ['Content-Type', 'Authorization', config.auth.apiKeyHeader, REQUEST_ID_HEADER, 'Idempotency-Key'],
+    exposedHeaders: [REQUEST_ID_HEADER, 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'Content-Disposition', 'WWW-Authenticate'],
+    maxAge: 600,
+  });
+  app.useBodyParser('json', { limit: config.http.bodyLimit, type: ['application/json', 'application/*+json'] });
+  app.use(bodyParserErrorsMiddleware(config.http.bodyLimit));
+  app.useGlobalPipes(createValidationPipe());
+
+  const document = buildOpenApiDocument(app, config);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'], customSiteTitle: 'Neural DSL Platform API' });
+  // No ReDoc bundle is installed and a CDN is not an option offline: /redoc serves the same Swagger UI.
+  SwaggerModule.setup('redoc', app, document, { raw: false, customSiteTitle: 'Neural DSL Platform API' });
+
+  await app.init();
+  return app;
+}

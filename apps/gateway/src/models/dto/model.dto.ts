@@ -1,0 +1,44 @@
+import { BACKENDS, type ModelBackend } from '@app/contracts';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PaginationQueryDto } from '../../common/dto/pagination.dto';
+import { DslDiagnosticDto, ModelSummaryDto } from '../../compile/dto/compile-result.dto';
+
+export class ModelListItemDto {
+  @ApiProperty({ format: 'uuid' }) model_id!: string;
+  @ApiProperty({ example: 'MyModel' }) name!: string;
+  @ApiProperty({ enum: BACKENDS }) backend!: ModelBackend;
+  @ApiProperty({ example: 868934 }) size_bytes!: number;
+  @ApiProperty({ nullable: true, type: Number }) total_params!: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) job_id!: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty() download_url!: string;
+}
+
+export class ModelDto extends ModelListItemDto {
+  @ApiProperty({ type: ModelSummaryDto }) summary!: ModelSummaryDto;
+  @ApiProperty({ type: [DslDiagnosticDto] }) warnings!: DslDiagnosticDto[];
+  @ApiProperty({ description: 'The DSL source the model was compiled from' }) dsl_code!: string;
+  @ApiProperty({ example: 'MyModel.py' }) filename!: string;
+  @ApiProperty({ example: 'text/x-python' }) content_type!: string;
+}
+
+export class ModelListDto {
+  @ApiProperty({ type: [ModelListItemDto] }) models!: ModelListItemDto[];
+  @ApiProperty() total!: number;
+  @ApiProperty() skip!: number;
+  @ApiProperty() limit!: number;
+}
+
+export class ModelListQueryDto extends PaginationQueryDto {
+  @ApiPropertyOptional({ enum: BACKENDS })
+  @IsOptional()
+  @IsIn(BACKENDS)
+  backend?: ModelBackend;
+
+  @ApiPropertyOptional({ description: 'Exact model name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  name?: string;
+}

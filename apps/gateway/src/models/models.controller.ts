@@ -1,0 +1,54 @@
+import { Controller, Delete, Get, HttpCode, Param, Query, Res } from '@nestjs/common';
+import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { ProblemDto } from '../common/dto/problem.dto';
+import { IdPipe } from '../common/id.pipe';
+import { ModelDto, ModelListDto, ModelListQueryDto } from './dto/model.dto';
+import { ModelsService } from './models.service';
+
+@ApiTags('models')
+@Controller('models')
+export class ModelsController {
+  constructor(private readonly models: ModelsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List compiled models, newest first' })
+  @ApiOkResponse({ type: ModelListDto })
+  list(@CurrentTenant() tenant: TenantContext, @Query() query: ModelListQueryDto): Promise<ModelListDto> {
+    return this.models.list(tenant.tenantId, query);
+  }
+
+  @Get(':model_id')
+  @ApiOperation({ summary: 'Get a model: summary, source DSL, backend, size' })
+  @ApiOkResponse({ type: ModelDto })
+  @ApiNotFoundResponse({ type: ProblemDto })
+  get(@CurrentTenant() tenant: TenantContext, @Param('model_id', new IdPipe('model')) id: string): Promise<ModelDto> {
+    return this.models.get(tenant.tenantId, id);
+  }
+
+  @Get(':model_id/download')
+  @ApiOperation({ summary: 'Download the generated file (.py as text/x-python, .onnx as application/octet-stream)' })
+  @ApiProduces('text/x-python', 'application/octet-stream')
+  @ApiOkResponse({ description: 'The file, with a Content-Disposition filename' })
+  @ApiNotFoundResponse({ type: ProblemDto })
+  async download(@CurrentTenant() tenant: TenantContext, @Param('model_id', new IdPipe('model')) id: string, @Res() res: Response): Promise<void> {
+    const { stream, model } = await this.models.download(tenant.tenantId, id);
+    res.status(200);
+    // attachment() guesses a type from the extension: set ours after it.
+    res.attachment(model.filename);
+    res.setHeader('Content-Type', model.contentType.startsWith('text/') ? `${model.contentType}; charset=utf-8` : model.contentType);
+    res.setHeader('Content-Length', String(model.sizeBytes));
+    stream.on('error', (err) => res.destroy(err));
+    stream.pipe(res);
+  }
+
+  @Delete(':model_id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a model and its stored file' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ProblemDto })
+  delete(@CurrentTenant() tenant: TenantContext, @Param('model_id', new IdPipe('model')) id: string): Promise<void> {
+    return this.models.delete(tenant.tenantId, id);
+  }
+}

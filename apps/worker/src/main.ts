@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig, type AppConfig } from '@app/config';
+import { createWorker, WorkerModeError } from './bootstrap';
+
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  try {
+    const worker = await createWorker(config);
+    // SIGTERM/SIGINT → close(): running jobs finish first (WorkerRuntime.beforeApplicationShutdown), then exit.
+    worker.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  } catch (err) {
+    if (err instanceof WorkerModeError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error('worker failed to start:', err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

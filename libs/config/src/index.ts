@@ -1,0 +1,141 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { resolve } from 'path';
+
+/** The development-only key of the seed's examples; refused in production. */
+export const DEMO_API_KEY = 'demo_api_key_12345';
+/** The seed's placeholder secret; the process refuses to start in production with it. */
+export const DEFAULT_SECRET_KEY = 'your-secret-key-here';
+
+const bool = () => Transform(({ value }) => (value === undefined || value === '' ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase()) ? true : ['0', 'false', 'no', 'off'].includes(String(value).toLowerCase()) ? false : value));
+const int = () => Transform(({ value }) => (value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value));
+
+/** Environment variables as read (strings converted and checked); see `.env.example` for each one's meaning. */
+class EnvVars {
+  @IsOptional() @IsIn(['development', 'test', 'production']) NODE_ENV?: string;
+  @IsOptional() @bool() @IsBoolean() DEBUG?: boolean;
+  @IsOptional() @IsString() API_HOST?: string;
+  @IsOptional() @int() @IsInt() @Min(0) @Max(65535) API_PORT?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(64) API_WORKERS?: number;
+
+  @IsOptional() @IsString() @MinLength(16) SECRET_KEY?: string;
+  @IsOptional() @Matches(/^[A-Za-z0-9-]{1,64}$/) API_KEY_HEADER?: string;
+  @IsOptional() @int() @IsInt() @Min(60) @Max(86400) JWT_EXPIRES_IN?: number;
+
+  @IsOptional() @bool() @IsBoolean() RATE_LIMIT_ENABLED?: boolean;
+  @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_REQUESTS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_PERIOD?: number;
+
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL?: string;
+  @IsOptional() @Matches(/^rediss?:\/\//) REDIS_URL?: string;
+  @IsOptional() @IsString() REDIS_HOST?: string;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(65535) REDIS_PORT?: number;
+  @IsOptional() @Matches(/^rediss?:\/\//) CELERY_BROKER_URL?: string;
+  @IsOptional() @Matches(/^rediss?:\/\//) CELERY_RESULT_BACKEND?: string;
+
+  @IsOptional() @IsString() STORAGE_PATH?: string;
+  @IsOptional() @IsString() EXPERIMENTS_PATH?: string;
+  @IsOptional() @IsString() MODELS_PATH?: string;
+
+  @IsOptional() @IsString() CORS_ORIGINS?: string;
+  @IsOptional() @Matches(/^\d+(b|kb|mb)$/i) BODY_LIMIT?: string;
+
+  @IsOptional() @int() @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY?: number;
+  @IsOptional() @int() @IsInt() @Min(1) JOB_STALL_TIMEOUT?: number;
+  @IsOptional() @int() @IsInt() @Min(1) RECONCILE_INTERVAL?: number;
+  @IsOptional() @int() @IsInt() @Min(0) @Max(100) JOB_MAX_ATTEMPTS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) COMPILE_TIMEOUT_MS?: number;
+}
+
+export interface AppConfig {
+  env: 'development' | 'test' | 'production';
+  debug: boolean;
+  /** `embedded`: SQLite + in-process queue, gateway and worker in one process; `distributed`: PostgreSQL + Redis. */
+  mode: 'embedded' | 'distributed';
+  http: { host: string; port: number; workers: number; corsOrigins: string[]; bodyLimit: string };
+  auth: { secretKey: string; apiKeyHeader: string; jwtExpiresIn: number; demoKeyEnabled: boolean };
+  rateLimit: { enabled: boolean; limit: number; periodSeconds: number };
+  database: { url?: string; sqlitePath: string };
+  redis: { url?: string };
+  storage: { root: string; experimentsPath: string; modelsPath: string };
+  queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number };
+}
+
+/** A configuration problem, naming the variable; the process prints it and exits before anything starts. */
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const vars = plainToInstance(EnvVars, { ...env }, { excludeExtraneousValues: false });
+  const errors = validateSync(vars, { skipMissingProperties: false, whitelist: false });
+  if (errors.length) {
+    const lines = errors.map((e) => `${e.property}=${JSON.stringify(env[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const nodeEnv = (vars.NODE_ENV ?? 'development') as AppConfig['env'];
+  const secretKey = vars.SECRET_KEY ?? DEFAULT_SECRET_KEY;
+  if (nodeEnv === 'production' && secretKey === DEFAULT_SECRET_KEY) {
+    throw new ConfigError('invalid configuration:\n  SECRET_KEY: must be set to a strong secret (16+ characters) in production');
+  }
+  const redisUrl = vars.REDIS_URL ?? vars.CELERY_BROKER_URL ?? (env.REDIS_HOST || env.REDIS_PORT ? `redis://${vars.REDIS_HOST ?? 'localhost'}:${vars.REDIS_PORT ?? 6379}` : undefined);
+  const databaseUrl = vars.DATABASE_URL;
+  if (Boolean(redisUrl) !== Boolean(databaseUrl)) {
+    throw new ConfigError(
+      `invalid configuration:\n  ${databaseUrl ? 'REDIS_URL' : 'DATABASE_URL'}: distributed mode needs both DATABASE_URL and REDIS_URL (set neither for the embedded mode)`,
+    );
+  }
+  const root = resolve(vars.STORAGE_PATH ?? './neural_storage');
+  return {
+    env: nodeEnv,
+    debug: vars.DEBUG ?? false,
+    mode: databaseUrl ? 'distributed' : 'embedded',
+    http: {
+      host: vars.API_HOST ?? '0.0.0.0',
+      port: vars.API_PORT ?? 8000,
+      workers: vars.API_WORKERS ?? 1,
+      corsOrigins: parseOrigins(vars.CORS_ORIGINS),
+      bodyLimit: vars.BODY_LIMIT ?? '1mb',
+    },
+    auth: {
+      secretKey,
+      apiKeyHeader: vars.API_KEY_HEADER ?? 'X-API-Key',
+      jwtExpiresIn: vars.JWT_EXPIRES_IN ?? 3600,
+      demoKeyEnabled: nodeEnv !== 'production',
+    },
+    rateLimit: { enabled: vars.RATE_LIMIT_ENABLED ?? true, limit: vars.RATE_LIMIT_REQUESTS ?? 100, periodSeconds: vars.RATE_LIMIT_PERIOD ?? 60 },
+    database: { url: databaseUrl, sqlitePath: resolve(root, 'neural.db') },
+    redis: { url: redisUrl },
+    storage: {
+      root,
+      experimentsPath: resolve(vars.EXPERIMENTS_PATH ?? resolve(root, 'experiments')),
+      modelsPath: resolve(vars.MODELS_PATH ?? resolve(root, 'models')),
+    },
+    queue: {
+      concurrency: vars.WORKER_CONCURRENCY ?? 2,
+      stallTimeoutSeconds: vars.JOB_STALL_TIMEOUT ?? 120,
+      reconcileIntervalSeconds: vars.RECONCILE_INTERVAL ?? 30,
+      maxAttempts: vars.JOB_MAX_ATTEMPTS ?? 3,
+      compileTimeoutMs: vars.COMPILE_TIMEOUT_MS ?? 10_000,
+    },
+  };
+}
+
+/** `CORS_ORIGINS` as a JSON array (the seed's form) or a comma-separated list. */
+function parseOrigins(raw: string | undefined): string[] {
+  if (!raw) return ['http://localhost:3000', 'http://localhost:8000'];
+  const text = raw.trim();
+  if (text.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ConfigError(`invalid configuration:\n  CORS_ORIGINS=${JSON.stringify(raw)}: not valid JSON; use ["https://a", "https://b"] or a comma list`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((o) => typeof o === 'string')) {
+      throw new ConfigError(`invalid configuration:\n  CORS_ORIGINS=${JSON.stringify(raw)}: must be an array of origin strings`);
+    }
+    return parsed;
+  }
+  return text.split(',').map((o) => o.trim()).filter(Boolean);
+}
+export * from './app-config.module';

@@ -1,0 +1,39 @@
+import { AppConfig } from '@app/config';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG } from '@app/config';
+import { dataSourceOptions, openDataSource } from './data-source';
+import { ApiKeysRepository } from './repositories/api-keys.repository';
+import { JobsRepository } from './repositories/jobs.repository';
+import { ModelsRepository } from './repositories/models.repository';
+import { TenantsRepository } from './repositories/tenants.repository';
+
+const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository];
+
+/**
+ * The database connection (from the injected APP_CONFIG, migrated on start) and the repositories, global.
+ * `forRoot()` returns one shared module object, so importing it from several modules opens a single data source.
+ */
+@Global()
+@Module({})
+export class PersistenceModule {
+  private static root?: DynamicModule;
+
+  static forRoot(): DynamicModule {
+    PersistenceModule.root ??= {
+      module: PersistenceModule,
+      global: true,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => ({ ...dataSourceOptions(config), retryAttempts: 5, retryDelay: 2000 }),
+          // Our factory instead of TypeORM's migrationsRun: it serialises migrations across processes.
+          dataSourceFactory: async (options) => openDataSource(options!),
+        }),
+      ],
+      providers: REPOSITORIES,
+      exports: [TypeOrmModule, ...REPOSITORIES],
+    };
+    return PersistenceModule.root;
+  }
+}

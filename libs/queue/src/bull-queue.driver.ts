@@ -1,0 +1,86 @@
+import { Logger } from '@nestjs/common';
+import type { Job, JobOptions, Queue } from 'bull';
+import type { JobPayload, QueueName } from '@app/contracts';
+import { QueueDriver, type JobHandler, type QueueHealth } from './queue.driver';
+import { withRedisTimeout } from './with-timeout';
+
+/** States in which Bull still owns a job; anything else (completed, failed, stuck) is a leftover. */
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'paused']);
+
+/** Our database keeps every outcome and the reconciler decides about retries, so Bull keeps nothing and retries nothing. */
+export const BULL_JOB_OPTIONS: JobOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
+
+export interface BullQueueDriverOptions {
+  /** Give up on a Redis call after this long, so a request never hangs on a dead Redis. Default 5000. */
+  commandTimeoutMs?: number;
+}
+
+/** Bull 4 queues on Redis, one per queue name; the Bull job id is our job id. */
+export class BullQueueDriver extends QueueDriver {
+  private readonly logger = new Logger(BullQueueDriver.name);
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly queues: Readonly<Record<QueueName, Queue>>,
+    options: BullQueueDriverOptions = {},
+  ) {
+    super();
+    this.timeoutMs = options.commandTimeoutMs ?? 5000;
+  }
+
+  override async enqueue(queue: QueueName, payload: JobPayload): Promise<void> {
+    const q = this.queue(queue);
+    await this.guard(`enqueue job ${payload.jobId}`, async () => {
+      const existing = await q.getJob(payload.jobId);
+      if (existing) {
+        if (LIVE_STATES.has(await existing.getState())) return;
+        // A leftover (e.g. a stalled job Bull failed) would make Bull ignore the add, since ids are unique.
+        await existing.remove();
+      }
+      await q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, jobId: payload.jobId });
+    });
+  }
+
+  override async isKnown(queue: QueueName, jobId: string): Promise<boolean> {
+    const q = this.queue(queue);
+    return this.guard(`look up job ${jobId}`, async () => {
+      const job = await q.getJob(jobId);
+      return job !== null && LIVE_STATES.has(await job.getState());
+    });
+  }
+
+  override process(queue: QueueName, concurrency: number, handler: JobHandler): void {
+    const q = this.queue(queue);
+    q.process(concurrency, (job: Job<JobPayload>) => handler({ jobId: job.data.jobId, tenantId: job.data.tenantId })).catch((err: unknown) =>
+      this.logger.error(`consumer of queue '${queue}' stopped: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+
+  override async health(): Promise<QueueHealth> {
+    try {
+      await this.guard('ping Redis', async () => {
+        await Promise.all(Object.values(this.queues).map((q) => q.client.ping()));
+      }, Math.min(this.timeoutMs, 2000));
+      return 'healthy';
+    } catch {
+      return 'unhealthy';
+    }
+  }
+
+  /** Bull's close waits for the jobs this process is running before it disconnects. */
+  override async close(): Promise<void> {
+    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  }
+
+  /** The underlying Bull queue (for dashboards and tests). */
+  queue(name: QueueName): Queue {
+    const q = this.queues[name];
+    if (!q) throw new Error(`unknown queue '${name}'`);
+    return q;
+  }
+
+  private guard<T>(what: string, work: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    return withRedisTimeout(what, timeoutMs, work);
+  }
+
+}

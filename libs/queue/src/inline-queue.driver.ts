@@ -1,0 +1,114 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { JobPayload, QueueName } from '@app/contracts';
+import { QueueDriver, type JobHandler, type QueueHealth } from './queue.driver';
+import { QueueUnavailableError } from './queue.errors';
+
+interface Lane {
+  waiting: JobPayload[];
+  /** Ids waiting or running: what makes enqueue idempotent and what isKnown answers from. */
+  known: Set<string>;
+  running: Set<Promise<void>>;
+  handler?: JobHandler;
+  concurrency: number;
+}
+
+/**
+ * Runs handlers in this process (embedded mode and tests): FIFO per queue, at most `concurrency` at once. Jobs
+ * enqueued before `process()` wait for it. Nothing survives the process; the reconciler re-enqueues pending rows.
+ */
+export class InlineQueueDriver extends QueueDriver implements OnApplicationShutdown {
+  private readonly logger = new Logger(InlineQueueDriver.name);
+  private readonly lanes = new Map<QueueName, Lane>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private closed = false;
+
+  override async enqueue(queue: QueueName, payload: JobPayload): Promise<void> {
+    if (this.closed) throw new QueueUnavailableError('the in-process queue is shut down');
+    const lane = this.lane(queue);
+    if (lane.known.has(payload.jobId)) return;
+    lane.known.add(payload.jobId);
+    lane.waiting.push({ jobId: payload.jobId, tenantId: payload.tenantId });
+    // Deferred so the producer finishes its own work (e.g. answering the request) before the handler starts.
+    setImmediate(() => this.pump(lane));
+  }
+
+  override async isKnown(queue: QueueName, jobId: string): Promise<boolean> {
+    return this.lanes.get(queue)?.known.has(jobId) ?? false;
+  }
+
+  override process(queue: QueueName, concurrency: number, handler: JobHandler): void {
+    const lane = this.lane(queue);
+    if (lane.handler) throw new Error(`queue '${queue}' already has a handler`);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+    lane.handler = handler;
+    lane.concurrency = concurrency;
+    setImmediate(() => this.pump(lane));
+  }
+
+  override async health(): Promise<QueueHealth> {
+    return this.closed ? 'unhealthy' : 'healthy';
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    const running = [...this.lanes.values()].flatMap((lane) => [...lane.running]);
+    await Promise.all(running);
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Resolves once no handler is running and no consumed queue has jobs waiting (queues without a handler are not
+   * waited on). For tests and drain helpers.
+   */
+  onIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private lane(queue: QueueName): Lane {
+    let lane = this.lanes.get(queue);
+    if (!lane) {
+      lane = { waiting: [], known: new Set(), running: new Set(), concurrency: 1 };
+      this.lanes.set(queue, lane);
+    }
+    return lane;
+  }
+
+  private pump(lane: Lane): void {
+    const handler = lane.handler;
+    while (handler && !this.closed && lane.running.size < lane.concurrency && lane.waiting.length > 0) {
+      const payload = lane.waiting.shift()!;
+      const run: Promise<void> = Promise.resolve()
+        .then(() => handler(payload))
+        .catch((err: unknown) => this.logger.error(`job ${payload.jobId} handler failed: ${describe(err)}`, err instanceof Error ? err.stack : undefined))
+        .finally(() => {
+          lane.running.delete(run);
+          lane.known.delete(payload.jobId);
+          this.pump(lane);
+          this.notifyIdle();
+        });
+      lane.running.add(run);
+    }
+    this.notifyIdle();
+  }
+
+  private isIdle(): boolean {
+    for (const lane of this.lanes.values()) {
+      if (lane.running.size > 0) return false;
+      if (lane.handler && !this.closed && lane.waiting.length > 0) return false;
+    }
+    return true;
+  }
+
+  private notifyIdle(): void {
+    if (!this.idleWaiters.length || !this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

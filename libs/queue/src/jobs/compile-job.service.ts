@@ -1,0 +1,55 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'crypto';
+import { ERROR_CODES, QUEUES, type CompileRequest, type JobPayload } from '@app/contracts';
+import { JobsRepository } from '@app/persistence';
+import { CompileError, DslCompileError } from './compile.errors';
+import { CompileService } from './compile.service';
+import { JobHandlerRegistry } from './job-handler.registry';
+
+/** Runs compile jobs: the same CompileService as the sync route, with the outcome written to the job row. */
+@Injectable()
+export class CompileJobService implements OnModuleInit {
+  private readonly logger = new Logger(CompileJobService.name);
+
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly compiler: CompileService,
+    private readonly registry: JobHandlerRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(QUEUES.compile, (payload) => this.run(payload));
+  }
+
+  /**
+   * Claims the job (skipped when it is no longer pending: cancelled, or taken by another worker), compiles, and marks
+   * it completed with the CompileResult or failed with the reason. Throws only when the database cannot record the
+   * outcome; the job then stays `running` and the reconciler takes it from there.
+   */
+  async run({ jobId, tenantId }: JobPayload): Promise<void> {
+    if (!(await this.jobs.markRunning(jobId))) return;
+    const job = await this.jobs.findForTenant(tenantId, jobId);
+    if (!job) {
+      // Only a payload whose tenant does not own the job gets here; never run it for the wrong tenant.
+      await this.jobs.markFailed(jobId, { code: ERROR_CODES.internal, detail: 'the job does not belong to the tenant it was queued for' });
+      return;
+    }
+    try {
+      const result = await this.compiler.compileAndStore(tenantId, job.input as CompileRequest, jobId);
+      if (!(await this.jobs.markCompleted(jobId, { result, modelId: result.model_id }))) {
+        // Cancelled while compiling: the model would belong to a job that says it never produced one.
+        await this.compiler.discard(tenantId, result.model_id);
+      }
+    } catch (err) {
+      await this.jobs.markFailed(jobId, this.failure(jobId, err));
+    }
+  }
+
+  private failure(jobId: string, err: unknown): { code: string; detail: string; errors?: unknown[] } {
+    if (err instanceof DslCompileError) return { code: err.code, detail: err.message, errors: err.errors };
+    if (err instanceof CompileError) return { code: err.code, detail: err.message };
+    const errorId = randomUUID();
+    this.logger.error(`compile job ${jobId} failed (error id ${errorId}): ${err instanceof Error ? err.message : String(err)}`, err instanceof Error ? err.stack : undefined);
+    return { code: ERROR_CODES.internal, detail: `the compile failed unexpectedly (error id ${errorId})` };
+  }
+}

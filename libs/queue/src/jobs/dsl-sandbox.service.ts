@@ -1,0 +1,163 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { existsSync } from 'fs';
+import { dirname, join } from 'path';
+import { Worker, type WorkerOptions } from 'worker_threads';
+import { CompileResourceError, CompileTimeoutError, DslCompileError } from './compile.errors';
+import type { SandboxOutput, SandboxReply, SandboxRequest } from './dsl-sandbox.protocol';
+
+export interface DslSandboxOptions {
+  /** Compile threads kept at most (each runs one compile at a time); further compiles wait their turn. */
+  threads: number;
+  /** A compile running longer is stopped (its thread terminated) and fails with CompileTimeoutError. */
+  timeoutMs: number;
+  /** V8 heap limit of a compile thread, in MB. Default 512. */
+  maxHeapMb?: number;
+}
+
+export type SandboxCompileRequest = Omit<SandboxRequest, 'id'>;
+
+interface Task {
+  request: SandboxRequest;
+  resolve: (output: SandboxOutput) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task?: Task;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Runs libs/dsl `compile()` in a small pool of worker threads. `compile()` is synchronous, so a timer in the calling
+ * thread could never interrupt it; a thread can be terminated. Threads are started on demand and reused.
+ */
+export class DslSandbox implements OnApplicationShutdown {
+  private readonly logger = new Logger(DslSandbox.name);
+  private readonly slots = new Set<Slot>();
+  private readonly waiting: Task[] = [];
+  private readonly maxHeapMb: number;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: DslSandboxOptions) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
+    this.maxHeapMb = options.maxHeapMb ?? 512;
+  }
+
+  /**
+   * Compiles in a thread. Rejects with DslCompileError (invalid source), CompileTimeoutError, CompileResourceError,
+   * or a plain Error for a failure inside the compiler itself.
+   */
+  compile(request: SandboxCompileRequest): Promise<SandboxOutput> {
+    if (this.closed) return Promise.reject(new Error('the DSL sandbox is shut down'));
+    return new Promise<SandboxOutput>((resolve, reject) => {
+      this.waiting.push({ request: { ...request, id: this.nextId++ }, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Starts one thread ahead of the first compile, so that compile does not pay the thread's start-up. */
+  warmUp(): void {
+    if (!this.closed && this.slots.size === 0) this.spawn();
+  }
+
+  /** Threads currently alive (for tests and metrics). */
+  get threadCount(): number {
+    return this.slots.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const task of this.waiting.splice(0)) task.reject(new Error('the DSL sandbox is shut down'));
+    await Promise.all([...this.slots].map((slot) => this.retire(slot, new Error('the DSL sandbox is shut down'))));
+  }
+
+  /** Last phase of shutdown, so jobs still finishing in `beforeApplicationShutdown` keep their threads. */
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      let slot = [...this.slots].find((s) => !s.task);
+      if (!slot) {
+        if (this.slots.size >= this.options.threads) return;
+        slot = this.spawn();
+      }
+      this.run(slot, this.waiting.shift()!);
+    }
+  }
+
+  private run(slot: Slot, task: Task): void {
+    slot.task = task;
+    slot.worker.ref();
+    slot.timer = setTimeout(() => {
+      void this.retire(slot, new CompileTimeoutError(this.options.timeoutMs));
+    }, this.options.timeoutMs);
+    slot.worker.postMessage(task.request);
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: startWorker(this.maxHeapMb) };
+    slot.worker.unref();
+    slot.worker.on('message', (reply: SandboxReply) => {
+      const task = slot.task;
+      if (!task || reply.id !== task.request.id) return;
+      this.release(slot);
+      if (reply.ok) task.resolve(reply.output);
+      else if (reply.diagnostics) task.reject(new DslCompileError(reply.diagnostics));
+      else task.reject(new Error(`the DSL compiler failed: ${reply.failure}`));
+      this.dispatch();
+    });
+    slot.worker.on('error', (err: Error & { code?: string }) => {
+      const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new CompileResourceError(this.maxHeapMb) : new Error(`compile thread crashed: ${err.message}`);
+      if (!slot.task) this.logger.error(`idle compile thread crashed: ${err.message}`);
+      void this.retire(slot, reason);
+    });
+    slot.worker.on('exit', (code) => {
+      if (this.slots.has(slot)) void this.retire(slot, new Error(`compile thread exited with code ${code}`));
+    });
+    this.slots.add(slot);
+    return slot;
+  }
+
+  private release(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.task = undefined;
+    slot.timer = undefined;
+    slot.worker.unref();
+  }
+
+  /** Removes a thread for good, failing the compile it was running (if any) with `reason`. */
+  private async retire(slot: Slot, reason: Error): Promise<void> {
+    if (!this.slots.delete(slot)) return;
+    const task = slot.task;
+    this.release(slot);
+    task?.reject(reason);
+    await slot.worker.terminate().catch(() => undefined);
+    if (!this.closed) this.dispatch();
+  }
+}
+
+function startWorker(maxHeapMb: number): Worker {
+  const options: WorkerOptions = { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } };
+  const compiled = join(__dirname, 'dsl-compile.worker.js');
+  if (!__filename.endsWith('.ts') && existsSync(compiled)) return new Worker(compiled, options);
+  // Running from TypeScript sources (tests, tsx): the thread compiles its own sources through tsx, with our path aliases.
+  const source = join(__dirname, 'dsl-compile.worker.ts');
+  const tsx = require.resolve('tsx/cjs/api');
+  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(source)});`, {
+    ...options,
+    eval: true,
+    env: { ...process.env, TSX_TSCONFIG_PATH: findTsconfig(__dirname) },
+  });
+}
+
+function findTsconfig(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'tsconfig.json');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`no tsconfig.json above ${from} to run the DSL compile thread from sources`);
+  }
+}

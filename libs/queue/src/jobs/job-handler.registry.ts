@@ -1,0 +1,25 @@
+import { Injectable } from '@nestjs/common';
+import type { QueueName } from '@app/contracts';
+import type { JobHandler } from '../queue.driver';
+
+/**
+ * The job handlers of this process, one per queue. Job services register in `onModuleInit`; WorkerRuntime hands them
+ * to the queue driver once the application has started.
+ */
+@Injectable()
+export class JobHandlerRegistry {
+  private readonly handlers = new Map<QueueName, JobHandler>();
+
+  register(queue: QueueName, handler: JobHandler): void {
+    if (this.handlers.has(queue)) throw new Error(`a handler for queue '${queue}' is already registered`);
+    this.handlers.set(queue, handler);
+  }
+
+  entries(): Array<[QueueName, JobHandler]> {
+    return [...this.handlers.entries()];
+  }
+
+  has(queue: QueueName): boolean {
+    return this.handlers.has(queue);
+  }
+}

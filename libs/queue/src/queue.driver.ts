@@ -1,0 +1,26 @@
+import type { JobPayload, QueueName } from '@app/contracts';
+
+/** Executes one job; resolves when the job is done (its outcome is recorded in the database, not here). */
+export type JobHandler = (payload: JobPayload) => Promise<void>;
+
+export type QueueHealth = 'healthy' | 'unhealthy';
+
+/**
+ * The transport that carries job execution. The database row is the source of truth for a job's state; a driver only
+ * delivers `{jobId, tenantId}` to a handler, at most once per enqueue, and forgets the job once its handler settles.
+ */
+export abstract class QueueDriver {
+  /** Adds a job under `payload.jobId`. A no-op when that id is already waiting or running on this transport. */
+  abstract enqueue(queue: QueueName, payload: JobPayload): Promise<void>;
+
+  /** Whether the transport still holds the job (waiting, delayed or running). */
+  abstract isKnown(queue: QueueName, jobId: string): Promise<boolean>;
+
+  /** Starts consuming `queue` with at most `concurrency` handlers at once. Called once per queue, by consumers only. */
+  abstract process(queue: QueueName, concurrency: number, handler: JobHandler): void;
+
+  abstract health(): Promise<QueueHealth>;
+
+  /** Stops taking new jobs and resolves once the running handlers have finished. */
+  abstract close(): Promise<void>;
+}
