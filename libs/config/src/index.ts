@@ -84,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `invalid configuration:\n  ${databaseUrl ? 'REDIS_URL' : 'DATABASE_URL'}: distributed mode needs both DATABASE_URL and REDIS_URL (set neither for the embedded mode)`,
     );
   }
+  if (!databaseUrl && (vars.API_WORKERS ?? 1) > 1) {
+    throw new ConfigError('invalid configuration:\n  API_WORKERS: more than one gateway process needs the distributed mode (DATABASE_URL and REDIS_URL); the embedded database and queue live in one process');
+  }
   const root = resolve(vars.STORAGE_PATH ?? './neural_storage');
   return {
     env: nodeEnv,
