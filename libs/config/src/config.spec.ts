@@ -30,6 +30,10 @@ describe('loadConfig', () => {
     expect(load({ DATABASE_URL: 'postgres://u@h/db', REDIS_HOST: 'r', REDIS_PORT: '6380' }).redis.url).toBe('redis://r:6380');
   });
 
+  it('treats empty variables as unset', () => {
+    expect(load({ DATABASE_URL: '', REDIS_URL: '', API_PORT: '' })).toMatchObject({ mode: 'embedded', http: { port: 8000 } });
+  });
+
   it('names every bad variable', () => {
     const msg = problem({ API_PORT: 'eighty', RATE_LIMIT_ENABLED: 'maybe', DATABASE_URL: 'mysql://x' });
     expect(msg).toContain('API_PORT="eighty"');

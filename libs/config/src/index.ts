@@ -66,7 +66,9 @@ export class ConfigError extends Error {}
 
 /** Reads and validates the environment. Throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const vars = plainToInstance(EnvVars, { ...env }, { excludeExtraneousValues: false });
+  // An empty variable (`DATABASE_URL=` in a compose file) means unset.
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const vars = plainToInstance(EnvVars, set, { excludeExtraneousValues: false });
   const errors = validateSync(vars, { skipMissingProperties: false, whitelist: false });
   if (errors.length) {
     const lines = errors.map((e) => `${e.property}=${JSON.stringify(env[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`);
@@ -77,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (nodeEnv === 'production' && secretKey === DEFAULT_SECRET_KEY) {
     throw new ConfigError('invalid configuration:\n  SECRET_KEY: must be set to a strong secret (16+ characters) in production');
   }
-  const redisUrl = vars.REDIS_URL ?? vars.CELERY_BROKER_URL ?? (env.REDIS_HOST || env.REDIS_PORT ? `redis://${vars.REDIS_HOST ?? 'localhost'}:${vars.REDIS_PORT ?? 6379}` : undefined);
+  const redisUrl = vars.REDIS_URL ?? vars.CELERY_BROKER_URL ?? (set.REDIS_HOST || set.REDIS_PORT ? `redis://${vars.REDIS_HOST ?? 'localhost'}:${vars.REDIS_PORT ?? 6379}` : undefined);
   const databaseUrl = vars.DATABASE_URL;
   if (Boolean(redisUrl) !== Boolean(databaseUrl)) {
     throw new ConfigError(
