@@ -1,20 +1,11 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@app/config';
+import { loadConfigOrExit } from '@app/config';
 import { Logger } from '@nestjs/common';
 import cluster from 'node:cluster';
 import { createGateway } from './bootstrap';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (config.http.workers > 1 && cluster.isPrimary) {
     // API_WORKERS gateway processes share the port; the primary only restarts one that dies.
     const logger = new Logger('Gateway');

@@ -1,18 +1,9 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig, type AppConfig } from '@app/config';
+import { loadConfigOrExit } from '@app/config';
 import { createWorker, WorkerModeError } from './bootstrap';
 
 async function main(): Promise<void> {
-  let config: AppConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   try {
     const worker = await createWorker(config);
     // SIGTERM/SIGINT → close(): running jobs finish first (WorkerRuntime.beforeApplicationShutdown), then exit.

@@ -125,6 +125,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
+/** For a process's entry point: the configuration, or the ConfigError printed and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
+
 /** `CORS_ORIGINS` as a JSON array (the seed's form) or a comma-separated list. */
 function parseOrigins(raw: string | undefined): string[] {
   if (!raw) return ['http://localhost:3000', 'http://localhost:8000'];
