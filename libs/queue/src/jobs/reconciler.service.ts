@@ -71,7 +71,9 @@ export class Reconciler {
     const report: ReconcileReport = { reenqueued: [], requeued: [], failed: [] };
     const stale = await this.jobs.findStale({
       pendingOlderThan: new Date(now.getTime() - PENDING_GRACE_MS),
-      runningOlderThan: new Date(now.getTime() - stallTimeoutSeconds * 1000),
+      // Embedded mode has one process and its in-process queue knows every job it runs: a running row it does not know
+      // was orphaned by a crash or restart, so there is no need to wait for the stall timeout.
+      runningOlderThan: this.config.mode === 'embedded' ? now : new Date(now.getTime() - stallTimeoutSeconds * 1000),
       limit: RECONCILE_BATCH,
     });
     for (const job of stale) {
