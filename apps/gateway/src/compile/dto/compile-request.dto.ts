@@ -33,7 +33,7 @@ export class CompileRequestDto implements CompileRequest {
   @IsBoolean()
   enable_hpo?: boolean;
 
-  @ApiPropertyOptional({ description: 'Notified when an async compile job finishes' })
+  @ApiPropertyOptional({ description: 'Stored with the job. Signed webhook deliveries are not sent yet; they arrive with the training issue' })
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   @MaxLength(2048)
