@@ -35,7 +35,8 @@ const SCHEDULES: Record<string, ScheduleSpec> = {
   PolynomialDecay: { positional: ['initial_learning_rate', 'decay_steps', 'end_learning_rate', 'power'], required: ['initial_learning_rate', 'decay_steps'] },
 };
 
-const MERGE_OR_SPECIAL = new Set(['ResidualConnection']);
+/** Built-in types that may omit their parentheses when they carry a block. */
+const PARENS_OPTIONAL = new Set(['ResidualConnection']);
 
 /** Validation of the known `train { }` settings; other keys are kept as written. */
 const TRAINING_CHECKS: Record<string, (x: Value) => string | undefined> = {
@@ -314,7 +315,7 @@ class Lowering {
       return undefined;
     }
     const type = spec ? spec.type : item.name;
-    if (item.args === null && !(spec && MERGE_OR_SPECIAL.has(spec.type) && item.block)) {
+    if (item.args === null && !(spec && PARENS_OPTIONAL.has(spec.type) && item.block)) {
       this.bag.error('syntax', `${type} needs parentheses: ${type}()`, item.loc, 'only macro references and ResidualConnection { ... } may omit them');
     }
     const node: LayerNode = { kind: 'layer', id: this.nextId(snake(type)), type, params: {}, sublayers: [], loc: item.loc };

@@ -23,7 +23,7 @@
  */
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag } from '../diagnostics';
-import { isHpo, isLayer, type Dim, type LayerNode, type ModelNode, type Shape, type SourceLoc, type Value } from '../ir';
+import { isLayer, type Dim, type LayerNode, type ModelNode, type Shape, type SourceLoc, type Value } from '../ir';
 import { layerSpec } from '../layers';
 import { TRANSFORMER_TYPES, transformerParts } from './weights';
 import { reportUnresolvedHpo } from '../hpo';

@@ -8,7 +8,7 @@
  */
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag } from '../diagnostics';
-import { isCall, isHpo, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type Shape, type Value } from '../ir';
+import { isCall, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type Shape, type Value } from '../ir';
 import { KERAS_LOSSES, layerSpec } from '../layers';
 import { pyIdent, pyNum, pyStr, pyValue } from './python';
 import { reportUnresolvedHpo } from '../hpo';
