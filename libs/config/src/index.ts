@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { availableParallelism } from 'os';
 import { resolve } from 'path';
 
 /** The development-only key of the seed's examples; refused in production. */
@@ -45,6 +46,27 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(1) RECONCILE_INTERVAL?: number;
   @IsOptional() @int() @IsInt() @Min(0) @Max(100) JOB_MAX_ATTEMPTS?: number;
   @IsOptional() @int() @IsInt() @Min(1) COMPILE_TIMEOUT_MS?: number;
+
+  @IsOptional() @int() @IsInt() @Min(1) @Max(64) WORKER_TRAINING_CONCURRENCY?: number;
+  @IsOptional() @IsIn(['auto', 'tensorflow', 'wasm', 'cpu']) TRAINING_BACKEND?: string;
+  @IsOptional() @IsString() PYTHON_BIN?: string;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(100_000) TRAINING_MAX_EPOCHS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(1_000_000) TRAINING_MAX_BATCH_SIZE?: number;
+  @IsOptional() @int() @IsInt() @Min(1) TRAINING_TIMEOUT_SECONDS?: number;
+  @IsOptional() @int() @IsInt() @Min(256) @Max(65_536) TRAINING_MAX_HEAP_MB?: number;
+
+  @IsOptional() @IsString() DATASETS_PATH?: string;
+  @IsOptional() @IsString() FASHION_MNIST_PATH?: string;
+  @IsOptional() @int() @IsInt() @Min(1024) DATASET_MAX_UPLOAD_BYTES?: number;
+  @IsOptional() @int() @IsInt() @Min(2) DATASET_MAX_SAMPLES?: number;
+  @IsOptional() @int() @IsInt() @Min(1) DATASET_MAX_FEATURES?: number;
+
+  @IsOptional() @bool() @IsBoolean() WEBHOOK_ALLOW_PRIVATE?: boolean;
+  @IsOptional() @int() @IsInt() @Min(5) @Max(20) WEBHOOK_MAX_ATTEMPTS?: number;
+  @IsOptional() @int() @IsInt() @Min(10) WEBHOOK_BACKOFF_MS?: number;
+  @IsOptional() @int() @IsInt() @Min(100) @Max(60_000) WEBHOOK_TIMEOUT_MS?: number;
+
+  @IsOptional() @int() @IsInt() @Min(2) @Max(100) COMPARE_MAX_EXPERIMENTS?: number;
 }
 
 export interface AppConfig {
@@ -57,8 +79,23 @@ export interface AppConfig {
   rateLimit: { enabled: boolean; limit: number; periodSeconds: number };
   database: { url?: string; sqlitePath: string };
   redis: { url?: string };
-  storage: { root: string; experimentsPath: string; modelsPath: string };
+  storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string };
   queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number };
+  training: {
+    /** Trainings a worker runs at once, each in its own process (one per core by default). */
+    concurrency: number;
+    backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+    /** Python with PyTorch for `backend: pytorch` jobs; found automatically when unset. */
+    pythonBin?: string;
+    maxEpochs: number;
+    maxBatchSize: number;
+    timeoutSeconds: number;
+    /** V8 heap limit of a training process. */
+    maxHeapMb: number;
+  };
+  datasets: { fashionMnistPath: string; maxUploadBytes: number; maxSamples: number; maxFeatures: number };
+  webhooks: { allowPrivate: boolean; maxAttempts: number; backoffMs: number; timeoutMs: number };
+  experiments: { compareMax: number };
 }
 
 /** A configuration problem, naming the variable; the process prints it and exits before anything starts. */
@@ -114,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       root,
       experimentsPath: resolve(vars.EXPERIMENTS_PATH ?? resolve(root, 'experiments')),
       modelsPath: resolve(vars.MODELS_PATH ?? resolve(root, 'models')),
+      datasetsPath: resolve(vars.DATASETS_PATH ?? resolve(root, 'datasets')),
     },
     queue: {
       concurrency: vars.WORKER_CONCURRENCY ?? 2,
@@ -122,6 +160,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxAttempts: vars.JOB_MAX_ATTEMPTS ?? 3,
       compileTimeoutMs: vars.COMPILE_TIMEOUT_MS ?? 10_000,
     },
+    training: {
+      concurrency: vars.WORKER_TRAINING_CONCURRENCY ?? availableParallelism(),
+      backend: (vars.TRAINING_BACKEND ?? 'auto') as AppConfig['training']['backend'],
+      pythonBin: vars.PYTHON_BIN,
+      maxEpochs: vars.TRAINING_MAX_EPOCHS ?? 1000,
+      maxBatchSize: vars.TRAINING_MAX_BATCH_SIZE ?? 4096,
+      timeoutSeconds: vars.TRAINING_TIMEOUT_SECONDS ?? 86_400,
+      maxHeapMb: vars.TRAINING_MAX_HEAP_MB ?? 4096,
+    },
+    datasets: {
+      fashionMnistPath: resolve(vars.FASHION_MNIST_PATH ?? '/usr/share/datasets/fashion-mnist'),
+      maxUploadBytes: vars.DATASET_MAX_UPLOAD_BYTES ?? 100 * 1024 * 1024,
+      maxSamples: vars.DATASET_MAX_SAMPLES ?? 1_000_000,
+      maxFeatures: vars.DATASET_MAX_FEATURES ?? 65_536,
+    },
+    webhooks: {
+      // Private targets are how one tests webhooks locally; in production they are how one attacks the network behind us.
+      allowPrivate: vars.WEBHOOK_ALLOW_PRIVATE ?? nodeEnv !== 'production',
+      maxAttempts: vars.WEBHOOK_MAX_ATTEMPTS ?? 6,
+      backoffMs: vars.WEBHOOK_BACKOFF_MS ?? 1000,
+      timeoutMs: vars.WEBHOOK_TIMEOUT_MS ?? 5000,
+    },
+    experiments: { compareMax: vars.COMPARE_MAX_EXPERIMENTS ?? 20 },
   };
 }
 

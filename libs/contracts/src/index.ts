@@ -4,6 +4,8 @@ export const QUEUES = {
   compile: 'compile',
   train: 'train',
   deploy: 'deploy',
+  /** Webhook deliveries: the payload's `jobId` is the delivery's id. */
+  webhook: 'webhook',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -54,6 +56,74 @@ export interface CompileResult {
   download_url: string;
 }
 
+/** The body of `POST /jobs/train` (the seed's, plus `seed` and `model_id`). */
+export interface TrainRequest {
+  dsl_code?: string;
+  /** Train a registered model's DSL instead of `dsl_code`. */
+  model_id?: string;
+  backend: ModelBackend;
+  /** A built-in dataset name or an uploaded dataset's id or name. */
+  dataset: string;
+  training_config?: {
+    epochs?: number;
+    batch_size?: number;
+    learning_rate?: number;
+    validation_split?: number;
+    optimizer?: string;
+    loss?: string;
+    metrics?: string[];
+    train_samples?: number;
+    shuffle?: boolean;
+  };
+  experiment_name?: string;
+  webhook_url?: string;
+  seed?: number;
+  auto_flatten_output?: boolean;
+}
+
+/** Which data a train job reads. */
+export type DatasetRef = { kind: 'builtin'; name: string } | { kind: 'upload'; id: string; name: string; dataKey: string };
+
+/** What a train job row stores as its `input`: the request and everything resolved at submit. */
+export interface TrainJobInput {
+  request: TrainRequest;
+  /** The DSL source trained (the request's, or the registered model's). */
+  dsl: string;
+  engine: 'tfjs' | 'pytorch';
+  dataset: DatasetRef;
+  /** The resolved TrainingPlan of libs/dsl/train. */
+  plan: Record<string, unknown>;
+}
+
+/** The `result` of a completed train job. */
+export interface TrainResult {
+  experiment_id: string;
+  model_id: string;
+  final_metrics: Record<string, number>;
+  best_metrics: Record<string, number>;
+  test_metrics: Record<string, number> | null;
+  artifacts: string[];
+  download_url: string;
+}
+
+/** Live updates of a job, published by whoever changes it and streamed by `GET /jobs/{id}/events`. */
+export type JobEvent =
+  | { type: 'status'; job_id: string; status: JobStatus; at: string }
+  | { type: 'progress'; job_id: string; progress: number; epoch: number; total_epochs: number; batch: number; batches: number; loss: number; at: string }
+  | { type: 'epoch'; job_id: string; progress: number; epoch: number; total_epochs: number; metrics: Record<string, number>; at: string };
+
+export const WEBHOOK_EVENT_NAMES = ['started', 'progress', 'completed', 'failed', 'cancelled'] as const;
+export type WebhookEventName = (typeof WEBHOOK_EVENT_NAMES)[number];
+
+/** The seed's webhook body. */
+export interface WebhookPayload {
+  job_id: string;
+  event: WebhookEventName;
+  status: JobStatus;
+  data: Record<string, unknown>;
+  timestamp: string;
+}
+
 /** Machine-readable error codes of the problem+json bodies. */
 export const ERROR_CODES = {
   badRequest: 'bad_request',
@@ -69,5 +139,10 @@ export const ERROR_CODES = {
   rateLimited: 'rate_limited',
   unavailable: 'service_unavailable',
   internal: 'internal_error',
+  unknownDataset: 'unknown_dataset',
+  datasetMismatch: 'dataset_mismatch',
+  datasetFormat: 'dataset_format_error',
+  engineUnavailable: 'engine_unavailable',
+  webhookRefused: 'webhook_url_refused',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

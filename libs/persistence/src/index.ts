@@ -6,4 +6,7 @@ export * from './repositories/api-keys.repository';
 export * from './repositories/jobs.repository';
 export * from './repositories/models.repository';
 export * from './repositories/tenants.repository';
+export * from './repositories/experiments.repository';
+export * from './repositories/datasets.repository';
+export * from './repositories/webhook-deliveries.repository';
 export { isUuid, type Page, type PageQuery } from './repositories/repository.utils';

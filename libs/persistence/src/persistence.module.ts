@@ -4,11 +4,14 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from '@app/config';
 import { dataSourceOptions, openDataSource } from './data-source';
 import { ApiKeysRepository } from './repositories/api-keys.repository';
+import { DatasetsRepository } from './repositories/datasets.repository';
+import { ExperimentsRepository } from './repositories/experiments.repository';
 import { JobsRepository } from './repositories/jobs.repository';
 import { ModelsRepository } from './repositories/models.repository';
 import { TenantsRepository } from './repositories/tenants.repository';
+import { WebhookDeliveriesRepository } from './repositories/webhook-deliveries.repository';
 
-const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository];
+const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository, ExperimentsRepository, DatasetsRepository, WebhookDeliveriesRepository];
 
 /**
  * The database connection (from the injected APP_CONFIG, migrated on start) and the repositories, global.

@@ -2,6 +2,11 @@
 export abstract class ArtifactStore {
   /** Stores `data` under `key`, replacing any previous content atomically. */
   abstract put(key: string, data: Buffer | string): Promise<{ size: number }>;
+  /**
+   * Stores a stream under `key` without holding it in memory, atomically. More than `maxBytes` rejects with
+   * ArtifactTooLargeError and stores nothing; a failing source rejects with its error and stores nothing.
+   */
+  abstract putStream(key: string, source: NodeJS.ReadableStream, options?: { maxBytes?: number }): Promise<{ size: number }>;
   /** The whole content; rejects with ArtifactNotFoundError when absent. */
   abstract get(key: string): Promise<Buffer>;
   /** The content as a stream; a missing artifact surfaces as an ArtifactNotFoundError 'error' event. */
@@ -9,6 +14,10 @@ export abstract class ArtifactStore {
   /** Removes the artifact; removing an absent one is not an error. */
   abstract delete(key: string): Promise<void>;
   abstract exists(key: string): Promise<boolean>;
+  /** Size in bytes, or null when absent. */
+  abstract size(key: string): Promise<number | null>;
+  /** A filesystem path a local process can read the artifact from, or null when the store is not local. */
+  abstract localPath(key: string): string | null;
 }
 
 /** Matches `<segment>(/<segment>)*` where a segment starts with a letter or digit. */
@@ -22,6 +31,14 @@ export class InvalidArtifactKeyError extends Error {
   constructor(readonly key: string) {
     super(`invalid artifact key ${JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)}`);
     this.name = 'InvalidArtifactKeyError';
+  }
+}
+
+/** A streamed artifact exceeded the size it was allowed. */
+export class ArtifactTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the data exceeds the limit of ${maxBytes} bytes`);
+    this.name = 'ArtifactTooLargeError';
   }
 }
 

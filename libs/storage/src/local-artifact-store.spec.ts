@@ -1,8 +1,9 @@
 import { existsSync } from 'fs';
 import { readdir, readFile, writeFile } from 'fs/promises';
 import { join } from 'path';
+import { Readable } from 'stream';
 import { createTempDir, TempDir } from '../../testing/src/database';
-import { ArtifactNotFoundError, InvalidArtifactKeyError } from './artifact-store';
+import { ArtifactNotFoundError, ArtifactTooLargeError, InvalidArtifactKeyError } from './artifact-store';
 import { LocalArtifactStore } from './local-artifact-store';
 
 const tenant = '6c1f1b1e-0f4e-4f53-a3a4-2f1d9f0c1a10';
@@ -123,5 +124,41 @@ describe('LocalArtifactStore', () => {
     await writeFile(join(dir.path, 'outside.txt'), 'secret');
     await expect(store.get('t/.abc.tmp')).rejects.toBeInstanceOf(InvalidArtifactKeyError);
     await expect(store.get('../outside.txt')).rejects.toBeInstanceOf(InvalidArtifactKeyError);
+  });
+});
+
+describe('LocalArtifactStore streaming', () => {
+  let dir: TempDir;
+  let store: LocalArtifactStore;
+  beforeEach(async () => {
+    dir = await createTempDir();
+    store = new LocalArtifactStore(join(dir.path, 'root'));
+  });
+  afterEach(() => dir.remove());
+
+  it('streams a source to a file, reports its size and local path', async () => {
+    const chunks = Array.from({ length: 50 }, (_, i) => Buffer.alloc(10_000, i));
+    const { size } = await store.putStream('t/d/raw.csv', Readable.from(chunks), { maxBytes: 1_000_000 });
+    expect(size).toBe(500_000);
+    expect(await store.size('t/d/raw.csv')).toBe(500_000);
+    expect(await readFile(store.localPath('t/d/raw.csv'))).toEqual(Buffer.concat(chunks));
+    expect(await store.size('t/d/absent')).toBeNull();
+  });
+
+  it('refuses more than maxBytes and leaves neither the file nor a temp file', async () => {
+    const source = Readable.from(Array.from({ length: 20 }, () => Buffer.alloc(1000, 1)));
+    await expect(store.putStream('t/d/raw.csv', source, { maxBytes: 5000 })).rejects.toBeInstanceOf(ArtifactTooLargeError);
+    expect(await store.exists('t/d/raw.csv')).toBe(false);
+    expect(await readdir(join(dir.path, 'root', 't', 'd'))).toEqual([]);
+  });
+
+  it('stores nothing when the source fails midway', async () => {
+    async function* failing() {
+      yield Buffer.from('a,b\n1,2\n');
+      throw new Error('client went away');
+    }
+    await expect(store.putStream('t/d/raw.csv', Readable.from(failing()))).rejects.toThrow('client went away');
+    expect(await store.exists('t/d/raw.csv')).toBe(false);
+    expect(await readdir(join(dir.path, 'root', 't', 'd'))).toEqual([]);
   });
 });

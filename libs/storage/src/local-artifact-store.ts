@@ -1,9 +1,10 @@
 import { randomBytes } from 'crypto';
-import { createReadStream } from 'fs';
+import { createReadStream, createWriteStream } from 'fs';
 import { mkdir, open, rename, rm, rmdir, stat, unlink, readFile } from 'fs/promises';
 import { dirname, join, relative, resolve, sep } from 'path';
-import { PassThrough } from 'stream';
-import { ArtifactNotFoundError, ArtifactStore, assertValidArtifactKey, InvalidArtifactKeyError } from './artifact-store';
+import { PassThrough, Transform } from 'stream';
+import { pipeline } from 'stream/promises';
+import { ArtifactNotFoundError, ArtifactStore, ArtifactTooLargeError, assertValidArtifactKey, InvalidArtifactKeyError } from './artifact-store';
 
 /**
  * Artifacts as files under `root`. A write goes to a temp file in the target directory, is flushed, then renamed
@@ -30,6 +31,35 @@ export class LocalArtifactStore extends ArtifactStore {
       } catch (error) {
         if (attempt >= 2 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
+    }
+  }
+
+  async putStream(key: string, source: NodeJS.ReadableStream, options: { maxBytes?: number } = {}): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = join(dirname(target), `.${randomBytes(8).toString('hex')}.tmp`);
+    let size = 0;
+    const limit = options.maxBytes ?? Infinity;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(size > limit ? new ArtifactTooLargeError(limit) : null, chunk);
+      },
+    });
+    try {
+      const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+      await pipeline(source, counter, out);
+      const handle = await open(temp, 'r+');
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+      return { size };
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
     }
   }
 
@@ -65,6 +95,20 @@ export class LocalArtifactStore extends ArtifactStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? info.size : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
   }
 
   /** The file of a key; refuses keys that are malformed or (belt and braces) resolve outside the root. */

@@ -4,9 +4,14 @@ import { APP_CONFIG } from '@app/config';
 import { ArtifactStore } from './artifact-store';
 import { LocalArtifactStore } from './local-artifact-store';
 
+/** Injection token of the store holding experiment artifacts (under `config.storage.experimentsPath`). */
+export const EXPERIMENT_STORE = 'EXPERIMENT_STORE';
+/** Injection token of the store holding uploaded datasets (under `config.storage.datasetsPath`). */
+export const DATASET_STORE = 'DATASET_STORE';
+
 /**
- * Provides {@link ArtifactStore} (global): the local filesystem under `config.storage.modelsPath`. Needs the
- * APP_CONFIG provider (AppConfigModule) in the app.
+ * Provides the artifact stores (global): {@link ArtifactStore} for model files under `config.storage.modelsPath`,
+ * and the stores of experiments and datasets under their own paths. Needs the APP_CONFIG provider (AppConfigModule).
  */
 @Global()
 @Module({})
@@ -17,8 +22,12 @@ export class StorageModule {
     StorageModule.root ??= {
       module: StorageModule,
       global: true,
-      providers: [{ provide: ArtifactStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.modelsPath) }],
-      exports: [ArtifactStore],
+      providers: [
+        { provide: ArtifactStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.modelsPath) },
+        { provide: EXPERIMENT_STORE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.experimentsPath) },
+        { provide: DATASET_STORE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.datasetsPath) },
+      ],
+      exports: [ArtifactStore, EXPERIMENT_STORE, DATASET_STORE],
     };
     return StorageModule.root;
   }

@@ -17,7 +17,19 @@ export class ModelEntity {
   contentType!: string;
   filename!: string;
   jobId!: string | null;
+  /** The experiment whose training produced this model; null for a compiled (untrained) model. */
+  experimentId!: string | null;
+  /** Further downloadable forms by format (`onnx`, `tfjs`, `tensorflow`, `pytorch`, `pytorch_weights`); null for compiled models. */
+  formats!: Record<string, ModelFormat> | null;
   createdAt!: Date;
+}
+
+/** One downloadable form of a model. */
+export interface ModelFormat {
+  key: string;
+  contentType: string;
+  filename: string;
+  sizeBytes: number;
 }
 
 export function modelSchema(dialect: Dialect): EntitySchema<ModelEntity> {
@@ -39,6 +51,8 @@ export function modelSchema(dialect: Dialect): EntitySchema<ModelEntity> {
       contentType: { type: 'varchar', length: 100, name: 'content_type' },
       filename: { type: 'varchar', length: 255 },
       jobId: c.uuid({ name: 'job_id', nullable: true }),
+      experimentId: c.uuid({ name: 'experiment_id', nullable: true }),
+      formats: c.json({ nullable: true }),
       createdAt: c.timestamp({ name: 'created_at' }),
     },
     indices: [

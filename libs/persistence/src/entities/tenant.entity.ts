@@ -5,6 +5,8 @@ import { Dialect, dialectColumns } from './column-types';
 export class TenantEntity {
   id!: string;
   name!: string;
+  /** Signs the tenant's webhook deliveries (HMAC-SHA256); created on first use. */
+  webhookSecret!: string | null;
   createdAt!: Date;
 }
 
@@ -17,6 +19,7 @@ export function tenantSchema(dialect: Dialect): EntitySchema<TenantEntity> {
     columns: {
       id: c.uuid({ primary: true, primaryKeyConstraintName: 'pk_tenants' }),
       name: { type: 'varchar', length: 200 },
+      webhookSecret: { type: 'varchar', length: 128, name: 'webhook_secret', nullable: true },
       createdAt: c.timestamp({ name: 'created_at' }),
     },
   });

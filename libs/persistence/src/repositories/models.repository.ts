@@ -2,7 +2,7 @@ import { ModelBackend } from '@app/contracts';
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { DataSource, FindOptionsWhere } from 'typeorm';
-import { ModelEntity } from '../entities';
+import { ModelEntity, ModelFormat } from '../entities';
 import { isUuid, nextTimestamp, Page, PageQuery } from './repository.utils';
 
 export interface CreateModelInput {
@@ -19,6 +19,8 @@ export interface CreateModelInput {
   contentType: string;
   filename: string;
   jobId?: string | null;
+  experimentId?: string | null;
+  formats?: Record<string, ModelFormat> | null;
 }
 
 export interface ModelListQuery extends PageQuery {
@@ -36,7 +38,14 @@ export class ModelsRepository {
   }
 
   async create(input: CreateModelInput): Promise<ModelEntity> {
-    const model = this.repo.create({ ...input, id: input.id ?? randomUUID(), jobId: input.jobId ?? null, createdAt: nextTimestamp() });
+    const model = this.repo.create({
+      ...input,
+      id: input.id ?? randomUUID(),
+      jobId: input.jobId ?? null,
+      experimentId: input.experimentId ?? null,
+      formats: input.formats ?? null,
+      createdAt: nextTimestamp(),
+    });
     return this.repo.save(model);
   }
 
