@@ -140,6 +140,22 @@ describe('BullQueueDriver (real Redis)', () => {
     expect(await driver.isKnown(QUEUES.train, randomUUID())).toBe(false);
   });
 
+  it('delays an entry and keys it by its queue id', async () => {
+    const p = payload();
+    const seen: Array<{ id: string; at: number }> = [];
+    const started = Date.now();
+    await driver.enqueue(QUEUES.webhook, p, { queueId: `${p.jobId}.2`, delayMs: 300 });
+    expect(await driver.isKnown(QUEUES.webhook, `${p.jobId}.2`)).toBe(true);
+    expect(await driver.isKnown(QUEUES.webhook, p.jobId)).toBe(false);
+    expect(await (await driver.queue(QUEUES.webhook).getJob(`${p.jobId}.2`))!.getState()).toBe('delayed');
+    driver.process(QUEUES.webhook, 1, async (job) => {
+      seen.push({ id: job.jobId, at: Date.now() });
+    });
+    await until(async () => seen, (s) => s.length === 1);
+    expect(seen[0].id).toBe(p.jobId);
+    expect(seen[0].at - started).toBeGreaterThanOrEqual(280);
+  });
+
   it('is healthy against a live Redis', async () => {
     expect(await driver.health()).toBe('healthy');
   });

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
 import type { JobPayload, QueueName } from '@app/contracts';
-import { QueueDriver, type JobHandler, type QueueHealth } from './queue.driver';
+import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
 import { withRedisTimeout } from './with-timeout';
 
 /** States in which Bull still owns a job; anything else (completed, failed, stuck) is a leftover. */
@@ -28,23 +28,25 @@ export class BullQueueDriver extends QueueDriver {
     this.timeoutMs = options.commandTimeoutMs ?? 5000;
   }
 
-  override async enqueue(queue: QueueName, payload: JobPayload): Promise<void> {
+  override async enqueue(queue: QueueName, payload: JobPayload, options: EnqueueOptions = {}): Promise<void> {
     const q = this.queue(queue);
-    await this.guard(`enqueue job ${payload.jobId}`, async () => {
-      const existing = await q.getJob(payload.jobId);
+    const id = options.queueId ?? payload.jobId;
+    await this.guard(`enqueue job ${id}`, async () => {
+      const existing = await q.getJob(id);
       if (existing) {
         if (LIVE_STATES.has(await existing.getState())) return;
         // A leftover (e.g. a stalled job Bull failed) would make Bull ignore the add, since ids are unique.
         await existing.remove();
       }
-      await q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, jobId: payload.jobId });
+      const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.ceil(options.delayMs) } : {};
+      await q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, ...delay, jobId: id });
     });
   }
 
-  override async isKnown(queue: QueueName, jobId: string): Promise<boolean> {
+  override async isKnown(queue: QueueName, queueId: string): Promise<boolean> {
     const q = this.queue(queue);
-    return this.guard(`look up job ${jobId}`, async () => {
-      const job = await q.getJob(jobId);
+    return this.guard(`look up job ${queueId}`, async () => {
+      const job = await q.getJob(queueId);
       return job !== null && LIVE_STATES.has(await job.getState());
     });
   }

@@ -1,9 +1,11 @@
-export { QueueDriver, type JobHandler, type QueueHealth } from './queue.driver';
+export { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
+export { JobEventBus, MemoryJobEventBus, RedisJobEventBus, type JobEventListener } from './events/job-event-bus';
 export { QueueUnavailableError } from './queue.errors';
 export { BullQueueDriver, BULL_JOB_OPTIONS, type BullQueueDriverOptions } from './bull-queue.driver';
 export { InlineQueueDriver } from './inline-queue.driver';
 export { QueueModule, DEFAULT_QUEUE_PREFIX, type QueueModuleOptions } from './queue.module';
 export {
+  type WorkerInfo,
   WorkerHeartbeat,
   RedisWorkerHeartbeat,
   MemoryWorkerHeartbeat,

@@ -120,6 +120,24 @@ describe('InlineQueueDriver', () => {
     await expect(driver.enqueue(QUEUES.compile, job(3))).rejects.toBeInstanceOf(QueueUnavailableError);
   });
 
+  it('holds a delayed entry back until its delay is over, and tells entries of one job apart by queue id', async () => {
+    const seen: string[] = [];
+    driver.process(QUEUES.webhook, 1, async (p) => {
+      seen.push(p.jobId);
+    });
+    const started = Date.now();
+    await driver.enqueue(QUEUES.webhook, job(1), { queueId: 'job-1:2', delayMs: 150 });
+    await driver.enqueue(QUEUES.webhook, job(1), { queueId: 'job-1:2', delayMs: 150 });
+    expect(await driver.isKnown(QUEUES.webhook, 'job-1:2')).toBe(true);
+    expect(await driver.isKnown(QUEUES.webhook, 'job-1')).toBe(false);
+    await driver.enqueue(QUEUES.webhook, job(2));
+    await driver.onIdle();
+    expect(seen).toEqual(['job-2']);
+    while (seen.length < 2) await new Promise((r) => setTimeout(r, 10));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(seen).toEqual(['job-2', 'job-1']);
+  });
+
   it('refuses a second handler for the same queue', () => {
     driver.process(QUEUES.compile, 1, async () => undefined);
     expect(() => driver.process(QUEUES.compile, 1, async () => undefined)).toThrow(/already has a handler/);

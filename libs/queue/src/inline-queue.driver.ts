@@ -1,12 +1,18 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { JobPayload, QueueName } from '@app/contracts';
-import { QueueDriver, type JobHandler, type QueueHealth } from './queue.driver';
+import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
 import { QueueUnavailableError } from './queue.errors';
 
+interface Entry {
+  id: string;
+  payload: JobPayload;
+}
+
 interface Lane {
-  waiting: JobPayload[];
-  /** Ids waiting or running: what makes enqueue idempotent and what isKnown answers from. */
+  waiting: Entry[];
+  /** Ids delayed, waiting or running: what makes enqueue idempotent and what isKnown answers from. */
   known: Set<string>;
+  delayed: Map<string, NodeJS.Timeout>;
   running: Set<Promise<void>>;
   handler?: JobHandler;
   concurrency: number;
@@ -14,7 +20,8 @@ interface Lane {
 
 /**
  * Runs handlers in this process (embedded mode and tests): FIFO per queue, at most `concurrency` at once. Jobs
- * enqueued before `process()` wait for it. Nothing survives the process; the reconciler re-enqueues pending rows.
+ * enqueued before `process()` wait for it; delayed ones join the queue when their delay is over. Nothing survives the
+ * process; the reconciler re-enqueues pending rows.
  */
 export class InlineQueueDriver extends QueueDriver implements OnApplicationShutdown {
   private readonly logger = new Logger(InlineQueueDriver.name);
@@ -22,18 +29,30 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
 
-  override async enqueue(queue: QueueName, payload: JobPayload): Promise<void> {
+  override async enqueue(queue: QueueName, payload: JobPayload, options: EnqueueOptions = {}): Promise<void> {
     if (this.closed) throw new QueueUnavailableError('the in-process queue is shut down');
     const lane = this.lane(queue);
-    if (lane.known.has(payload.jobId)) return;
-    lane.known.add(payload.jobId);
-    lane.waiting.push({ jobId: payload.jobId, tenantId: payload.tenantId });
+    const id = options.queueId ?? payload.jobId;
+    if (lane.known.has(id)) return;
+    lane.known.add(id);
+    const entry: Entry = { id, payload: { jobId: payload.jobId, tenantId: payload.tenantId } };
+    if (options.delayMs && options.delayMs > 0) {
+      const timer = setTimeout(() => {
+        lane.delayed.delete(id);
+        lane.waiting.push(entry);
+        this.pump(lane);
+      }, options.delayMs);
+      timer.unref();
+      lane.delayed.set(id, timer);
+      return;
+    }
+    lane.waiting.push(entry);
     // Deferred so the producer finishes its own work (e.g. answering the request) before the handler starts.
     setImmediate(() => this.pump(lane));
   }
 
-  override async isKnown(queue: QueueName, jobId: string): Promise<boolean> {
-    return this.lanes.get(queue)?.known.has(jobId) ?? false;
+  override async isKnown(queue: QueueName, queueId: string): Promise<boolean> {
+    return this.lanes.get(queue)?.known.has(queueId) ?? false;
   }
 
   override process(queue: QueueName, concurrency: number, handler: JobHandler): void {
@@ -51,6 +70,13 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
 
   override async close(): Promise<void> {
     this.closed = true;
+    for (const lane of this.lanes.values()) {
+      for (const [id, timer] of lane.delayed) {
+        clearTimeout(timer);
+        lane.known.delete(id);
+      }
+      lane.delayed.clear();
+    }
     const running = [...this.lanes.values()].flatMap((lane) => [...lane.running]);
     await Promise.all(running);
   }
@@ -60,8 +86,8 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
   }
 
   /**
-   * Resolves once no handler is running and no consumed queue has jobs waiting (queues without a handler are not
-   * waited on). For tests and drain helpers.
+   * Resolves once no handler is running and no consumed queue has jobs waiting (queues without a handler, and delayed
+   * entries, are not waited on). For tests and drain helpers.
    */
   onIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -71,7 +97,7 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
   private lane(queue: QueueName): Lane {
     let lane = this.lanes.get(queue);
     if (!lane) {
-      lane = { waiting: [], known: new Set(), running: new Set(), concurrency: 1 };
+      lane = { waiting: [], known: new Set(), delayed: new Map(), running: new Set(), concurrency: 1 };
       this.lanes.set(queue, lane);
     }
     return lane;
@@ -80,13 +106,13 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
   private pump(lane: Lane): void {
     const handler = lane.handler;
     while (handler && !this.closed && lane.running.size < lane.concurrency && lane.waiting.length > 0) {
-      const payload = lane.waiting.shift()!;
+      const { id, payload } = lane.waiting.shift()!;
       const run: Promise<void> = Promise.resolve()
         .then(() => handler(payload))
         .catch((err: unknown) => this.logger.error(`job ${payload.jobId} handler failed: ${describe(err)}`, err instanceof Error ? err.stack : undefined))
         .finally(() => {
           lane.running.delete(run);
-          lane.known.delete(payload.jobId);
+          lane.known.delete(id);
           this.pump(lane);
           this.notifyIdle();
         });

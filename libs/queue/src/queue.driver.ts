@@ -3,6 +3,13 @@ import type { JobPayload, QueueName } from '@app/contracts';
 /** Executes one job; resolves when the job is done (its outcome is recorded in the database, not here). */
 export type JobHandler = (payload: JobPayload) => Promise<void>;
 
+export interface EnqueueOptions {
+  /** Deliver no sooner than this many milliseconds from now. */
+  delayMs?: number;
+  /** The transport's id of this entry, when one row is enqueued more than once over time (webhook retries); default `payload.jobId`. */
+  queueId?: string;
+}
+
 export type QueueHealth = 'healthy' | 'unhealthy';
 
 /**

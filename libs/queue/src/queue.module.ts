@@ -6,6 +6,7 @@ import type { AppConfig } from '@app/config';
 import { BULL_JOB_OPTIONS, BullQueueDriver } from './bull-queue.driver';
 import { InlineQueueDriver } from './inline-queue.driver';
 import { QueueDriver } from './queue.driver';
+import { JobEventBus, MemoryJobEventBus, RedisJobEventBus } from './events/job-event-bus';
 import { MemoryWorkerHeartbeat, RedisWorkerHeartbeat, WorkerHeartbeat } from './worker-heartbeat.service';
 
 export interface QueueModuleOptions {
@@ -17,9 +18,17 @@ export const DEFAULT_QUEUE_PREFIX = 'neural';
 
 const QUEUE_NAMES = Object.values(QUEUES) as QueueName[];
 
+/** Closes the event bus's connections with the app. */
+class JobEventBusCloser {
+  constructor(private readonly bus: JobEventBus) {}
+  onApplicationShutdown(): Promise<void> {
+    return this.bus.close();
+  }
+}
+
 /**
- * Provides {@link QueueDriver} and {@link WorkerHeartbeat} globally: Bull on Redis in distributed mode, the in-process
- * driver in embedded mode. Producing needs only this module; consuming is WorkerCoreModule's job.
+ * Provides {@link QueueDriver}, {@link WorkerHeartbeat} and {@link JobEventBus} globally: Bull and pub/sub on Redis in
+ * distributed mode, in-process ones in embedded mode. Producing needs only this module; consuming is WorkerCoreModule's.
  */
 @Module({})
 export class QueueModule {
@@ -35,8 +44,9 @@ function inlineModule(): DynamicModule {
     providers: [
       { provide: QueueDriver, useFactory: () => new InlineQueueDriver() },
       { provide: WorkerHeartbeat, useFactory: () => new MemoryWorkerHeartbeat() },
+      { provide: JobEventBus, useFactory: () => new MemoryJobEventBus() },
     ],
-    exports: [QueueDriver, WorkerHeartbeat],
+    exports: [QueueDriver, WorkerHeartbeat, JobEventBus],
   };
 }
 
@@ -55,6 +65,8 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
       useFactory: (queue: Queue) => new RedisWorkerHeartbeat(queue.client, `${prefix}:worker:heartbeat`),
       inject: [getQueueToken(QUEUES.compile)],
     },
+    { provide: JobEventBus, useFactory: () => new RedisJobEventBus(url, prefix) },
+    { provide: JobEventBusCloser, useFactory: (bus: JobEventBus) => new JobEventBusCloser(bus), inject: [JobEventBus] },
   ];
   return {
     module: QueueModule,
@@ -72,6 +84,6 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
       BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
     ],
     providers,
-    exports: [QueueDriver, WorkerHeartbeat, BullModule],
+    exports: [QueueDriver, WorkerHeartbeat, JobEventBus, BullModule],
   };
 }

@@ -8,15 +8,16 @@ import type { JobHandler } from '../queue.driver';
  */
 @Injectable()
 export class JobHandlerRegistry {
-  private readonly handlers = new Map<QueueName, JobHandler>();
+  private readonly handlers = new Map<QueueName, { handler: JobHandler; concurrency?: number }>();
 
-  register(queue: QueueName, handler: JobHandler): void {
+  /** `concurrency`: handlers of this queue running at once; default the worker's `WORKER_CONCURRENCY`. */
+  register(queue: QueueName, handler: JobHandler, concurrency?: number): void {
     if (this.handlers.has(queue)) throw new Error(`a handler for queue '${queue}' is already registered`);
-    this.handlers.set(queue, handler);
+    this.handlers.set(queue, { handler, concurrency });
   }
 
-  entries(): Array<[QueueName, JobHandler]> {
-    return [...this.handlers.entries()];
+  entries(): Array<[QueueName, JobHandler, number | undefined]> {
+    return [...this.handlers.entries()].map(([queue, { handler, concurrency }]) => [queue, handler, concurrency]);
   }
 
   has(queue: QueueName): boolean {

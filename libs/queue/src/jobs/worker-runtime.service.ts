@@ -28,12 +28,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
   onApplicationBootstrap(): void {
     if (this.started) return;
     this.started = true;
-    for (const [queue, handler] of this.registry.entries()) this.driver.process(queue, this.config.queue.concurrency, handler);
+    for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, handler);
     void this.beat();
     this.heartbeatTimer = setInterval(() => void this.beat(), WORKER_HEARTBEAT_INTERVAL_MS);
     this.heartbeatTimer.unref();
     this.reconciler.start();
-    this.logger.log(`consuming ${this.registry.entries().map(([q]) => q).join(', ')} with concurrency ${this.config.queue.concurrency}`);
+    const lanes = this.registry.entries().map(([q, , c]) => `${q} ×${c ?? this.config.queue.concurrency}`);
+    this.logger.log(`consuming ${lanes.join(', ')}`);
   }
 
   /** Graceful stop: no new jobs, running ones finish, then the process may close its connections. */
