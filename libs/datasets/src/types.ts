@@ -27,4 +27,6 @@ export interface LoadedDataset {
   info: DatasetInfo;
   train: TensorData;
   test: TensorData | null;
+  /** Per-feature mean and standard deviation already applied to `x` ((v - mean) / std), for scaling new inputs alike. */
+  standardisation?: { mean: number[]; std: number[] };
 }
