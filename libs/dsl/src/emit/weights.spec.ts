@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, totalParams } from '../check';
 import { parseModel } from '../parser';
-import { initKerasWeights, kerasWeightOwners, weightsFromTfjs, type KerasWeights } from './weights';
+import { buildTfjsModel } from './tfjs';
+import { initKerasWeights, kerasWeightOwners, setTfjsWeights, weightsFromTfjs, type KerasWeights } from './weights';
 
 const checked = (src: string) => check(parseModel(src));
 const shapes = (w: KerasWeights) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.map((t) => t.shape)]));
@@ -106,6 +107,42 @@ describe('weightsFromTfjs', () => {
     const w = weightsFromTfjs(model);
     expect(shapes(w)).toEqual(Object.fromEntries(kerasWeightOwners(c).map((o) => [o.key, o.weights.map((s) => s.shape)])));
     expect(Array.from(w.dense_1[0].data)).toEqual(Array.from(model.layers[2].getWeights()[0].dataSync()));
+    model.dispose();
+  });
+});
+
+describe('setTfjsWeights', () => {
+  beforeAll(() => tf.setBackend('cpu'));
+
+  const predict = (model: tf.LayersModel, x: tf.Tensor) => tf.tidy(() => Array.from((model.predict(x) as tf.Tensor).dataSync()));
+
+  it('is the inverse of weightsFromTfjs: a second model with the first one\'s weights predicts the same', () => {
+    const c = checked(`network W { input: (6, 4) layers:
+      Conv1D(5, 3, padding="same", activation="relu") BatchNormalization() Bidirectional(LSTM(3, return_sequences=true))
+      GRU(4, return_sequences=true) MultiHeadAttention(2, 3) LayerNormalization() GlobalAveragePooling1D() Output(3) }`);
+    const a = buildTfjsModel(c, tf, { seed: 1 });
+    const b = buildTfjsModel(c, tf, { seed: 2 });
+    const x = tf.randomNormal([5, 6, 4], 0, 1, 'float32', 3);
+    expect(predict(b, x)).not.toEqual(predict(a, x));
+    setTfjsWeights(b, weightsFromTfjs(a));
+    expect(predict(b, x)).toEqual(predict(a, x));
+    expect(weightsFromTfjs(b)).toEqual(weightsFromTfjs(a));
+    tf.dispose(x);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('refuses a missing layer, an unknown layer, a wrong tensor count or shape, and changes nothing then', () => {
+    const c = checked(`network S { input: (4,) layers: Dense(3) Output(2) }`);
+    const model = buildTfjsModel(c, tf, { seed: 1 });
+    const good = weightsFromTfjs(model);
+    const { dense_1: _dropped, ...missing } = good;
+    expect(() => setTfjsWeights(model, missing)).toThrow("setTfjsWeights: no weights given for layer 'dense_1'");
+    expect(() => setTfjsWeights(model, { ...good, dense_9: good.dense_1 })).toThrow("the model has no layer 'dense_9' with weights");
+    expect(() => setTfjsWeights(model, { ...good, dense_1: good.dense_1.slice(0, 1) })).toThrow("layer 'dense_1' has 2 weights, got 1");
+    const transposed = { ...good, output_1: [{ shape: [2, 3], data: new Float32Array(6).fill(9) }, good.output_1[1]] };
+    expect(() => setTfjsWeights(model, transposed)).toThrow("weight 0 (output_1/kernel) of layer 'output_1' has shape [3, 2], got [2, 3] with 6 values");
+    expect(weightsFromTfjs(model)).toEqual(good);
     model.dispose();
   });
 });

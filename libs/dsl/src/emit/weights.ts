@@ -247,3 +247,38 @@ function nums(v: unknown): number[] {
   if (!Array.isArray(v)) throw new Error(`internal: expected a window tuple, got ${JSON.stringify(v)}`);
   return v.map(num);
 }
+
+/**
+ * Puts Keras-layout weights into a tfjs model: the inverse of `weightsFromTfjs` (same keys, same order). Every layer
+ * with weights needs an entry with exactly its tensors' shapes, and every entry must name such a layer; otherwise it
+ * throws, before changing any weight. tfjs is required here only to make tensors; the model's caller has loaded it.
+ */
+export function setTfjsWeights(model: LayersModel, weights: KerasWeights): void {
+  const owners = model.layers.filter((l) => l.weights.length > 0);
+  const names = new Set(owners.map((l) => l.name));
+  for (const key of Object.keys(weights)) {
+    if (!names.has(key)) throw new Error(`setTfjsWeights: the model has no layer '${key}' with weights`);
+  }
+  for (const layer of owners) {
+    const given = weights[layer.name];
+    if (!given) throw new Error(`setTfjsWeights: no weights given for layer '${layer.name}'`);
+    if (given.length !== layer.weights.length) {
+      throw new Error(`setTfjsWeights: layer '${layer.name}' has ${layer.weights.length} weights, got ${given.length}`);
+    }
+    layer.weights.forEach((w, i) => {
+      const want = w.shape as number[];
+      const got = given[i];
+      const size = want.reduce((a, b) => a * b, 1);
+      if (want.length !== got.shape.length || want.some((d, j) => d !== got.shape[j]) || got.data.length !== size) {
+        throw new Error(`setTfjsWeights: weight ${i} (${w.originalName}) of layer '${layer.name}' has shape [${want.join(', ')}], got [${got.shape.join(', ')}] with ${got.data.length} values`);
+      }
+    });
+  }
+  // Already in the module cache (the model came from it); importing it at the top would load tfjs for every user.
+  const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
+  for (const layer of owners) {
+    const tensors = weights[layer.name].map((t) => tf.tensor(t.data, t.shape, 'float32'));
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  }
+}
