@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import type { CheckedModel } from '../checked';
 import { check } from '../check';
 import { DslError } from '../diagnostics';
 import { parseModel } from '../parser';
+import { runOnnx as runOrt } from '../../../testing/src/onnx-runner';
 import { itWithPython, runPython } from '../../test/python';
 import { emitOnnx } from './onnx';
 import { buildTfjsModel } from './tfjs';
@@ -83,44 +83,6 @@ function makeInputs(c: CheckedModel, seed: number): Inputs {
       return [i.name, { dims, data }];
     }),
   );
-}
-
-/**
- * Runs every job in one child Node process: jest runs specs in their own vm context, and onnxruntime-node's typed-array
- * `instanceof` checks fail for arrays crossing that boundary.
- */
-function runOrt(jobs: { id: string; bytes: Uint8Array; inputs: Inputs }[]): Record<string, { dims: number[]; data: number[]; error?: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'onnx-run-'));
-  try {
-    const manifest = jobs.map((j) => {
-      const model = join(dir, `${j.id.replace(/\W/g, '_')}.onnx`);
-      writeFileSync(model, j.bytes);
-      return { id: j.id, model, inputs: Object.fromEntries(Object.entries(j.inputs).map(([k, v]) => [k, { dims: v.dims, data: Array.from(v.data) }])) };
-    });
-    const runner = `
-      const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))});
-      const fs = require('fs');
-      (async () => {
-        const out = {};
-        for (const job of JSON.parse(fs.readFileSync(0, 'utf8'))) {
-          try {
-            const session = await ort.InferenceSession.create(job.model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-            const feeds = {};
-            for (const [k, v] of Object.entries(job.inputs)) feeds[k] = new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-            const r = await session.run(feeds);
-            out[job.id] = { dims: r.output.dims, data: Array.from(r.output.data) };
-          } catch (e) {
-            out[job.id] = { error: String(e && e.message) };
-          }
-        }
-        process.stdout.write(JSON.stringify(out));
-      })();`;
-    const run = spawnSync(process.execPath, ['-e', runner], { input: JSON.stringify(manifest), encoding: 'utf8', maxBuffer: 1 << 28 });
-    if (run.status !== 0) throw new Error(`onnxruntime runner failed: ${run.stderr}`);
-    return JSON.parse(run.stdout);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
