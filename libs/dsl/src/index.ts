@@ -22,7 +22,7 @@ export { emitPytorch } from './emit/pytorch';
 export { emitTensorflow } from './emit/tensorflow';
 export { emitOnnx } from './emit/onnx';
 export { buildTfjsModel } from './emit/tfjs';
-export { initKerasWeights, weightsFromTfjs, type KerasWeights } from './emit/weights';
+export { initKerasWeights, setTfjsWeights, weightsFromTfjs, type KerasWeights } from './emit/weights';
 
 export const BACKENDS = ['tensorflow', 'pytorch', 'onnx'] as const;
 export type Backend = (typeof BACKENDS)[number];

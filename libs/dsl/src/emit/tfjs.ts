@@ -212,6 +212,14 @@ function tfjsActivation(v: KerasArg): string {
   return ACTIVATIONS[name] ?? name;
 }
 
+/**
+ * Registers the custom layer and initializer classes with `tf`'s serialization, so a saved model that uses them loads
+ * (`tf.loadLayersModel`) in a process that has not built one; `buildTfjsModel` does this itself.
+ */
+export function registerTfjsCustomClasses(tf: Tf): void {
+  customClasses(tf);
+}
+
 type CustomClasses = ReturnType<typeof defineCustomClasses>;
 
 const CUSTOM = new WeakMap<Tf, CustomClasses>();

@@ -47,9 +47,9 @@ export interface LrSchedule {
 export interface TrainingPlan {
   engine: TrainingEngine;
   modelName: string;
-  /** The model's (single) input shape without the batch axis, e.g. [28, 28, 1]. */
+  /** The model's (single) input shape without the batch axis, e.g. [28, 28, 1]; -1 marks a free size (a sequence length). */
   inputShape: number[];
-  /** The model's output shape without the batch axis, e.g. [10]. */
+  /** The model's output shape without the batch axis, e.g. [10]; -1 marks a free size. */
   outputShape: number[];
   epochs: number;
   batchSize: number;
@@ -60,10 +60,11 @@ export interface TrainingPlan {
   shuffle: boolean;
   /** Canonical Keras loss name: `sparse_categorical_crossentropy`, `categorical_crossentropy`, `mean_squared_error`, ... */
   loss: string;
-  /** The model ends without an activation, so cross-entropies take logits. */
+  /** The model ends without an activation and the loss is a cross-entropy, so it takes logits. */
   fromLogits: boolean;
   /** Metric keys as they appear in the history (`accuracy`, `mae`, `precision`, ...); `loss` is always reported. */
   metrics: string[];
+  /** `params`: the DSL optimizer's other arguments as written (Keras names: beta_1, momentum, ...); Keras defaults apply to the rest. */
   optimizer: { type: string; learningRate: number; params: Record<string, number | boolean> };
   schedule: LrSchedule | null;
   /** Keras clipnorm (per gradient), clipvalue, global_clipnorm. */
@@ -101,8 +102,11 @@ export interface TrainData {
 export interface EpochRow {
   epoch: number;
   loss: number;
+  /** Seconds spent in the epoch's training steps (batch assembly, forward, backward, update); validation and callbacks excluded. */
   epoch_seconds: number;
+  /** Training samples / epoch_seconds. */
   samples_per_second: number;
+  /** The learning rate of the epoch's last optimizer step. */
   learning_rate: number;
   [metric: string]: number;
 }
@@ -115,4 +119,38 @@ export interface BatchProgress {
   batches: number;
   /** Mean training loss over the epoch's batches so far. */
   loss: number;
+}
+
+/** Upper bounds a caller (the API's configuration) puts on a request. */
+export interface TrainingLimits {
+  maxEpochs: number;
+  maxBatchSize: number;
+}
+
+/** What `runTraining` tells `onStart` once the data is split and the model built (a type alias: it fits `Record<string, unknown>`). */
+export type TrainStartInfo = {
+  backend: string;
+  /** 1-based epoch this call trains first (2 after resuming a checkpoint written after epoch 1). */
+  startEpoch: number;
+  epochs: number;
+  trainSamples: number;
+  validationSamples: number;
+  testSamples: number;
+  batchesPerEpoch: number;
+  /** Keras-counted parameters of the model (trainable and not). */
+  parameters: number;
+};
+
+/** Options of `runTraining`. */
+export interface TrainOptions {
+  /** Makes a run reproducible on one backend: initial weights, shuffling and dropout masks derive from it. */
+  seed?: number;
+  /** Checkpoint bytes from `onEpoch`: the run continues with the epoch after it. */
+  resume?: Uint8Array;
+  signal?: AbortSignal;
+  onStart?(info: TrainStartInfo): void | Promise<void>;
+  /** After every batch; the caller throttles. */
+  onBatch?(progress: BatchProgress): void;
+  /** After every epoch, with its history row and a checkpoint to resume from after it; awaited. */
+  onEpoch?(row: EpochRow, checkpoint: Uint8Array): void | Promise<void>;
 }
