@@ -33,11 +33,12 @@ describe('findPython', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
-  it('falls back from a preferred interpreter without torch to /usr/bin/python3, and memoises per preferred value', async () => {
+  it('uses a preferred interpreter alone (no fallback when PYTHON_BIN names one without torch), otherwise finds /usr/bin/python3; memoised', async () => {
     const first = findPython(noTorch);
-    expect(await first).toEqual({ bin: SYSTEM_PYTHON, torchVersion: expect.any(String) });
+    expect(await first).toBeNull();
     expect(findPython(noTorch)).toBe(first);
     expect(await findPython(SYSTEM_PYTHON)).toEqual({ bin: SYSTEM_PYTHON, torchVersion: expect.any(String) });
+    expect(await findPython()).toEqual({ bin: SYSTEM_PYTHON, torchVersion: expect.any(String) });
   });
 
   it('judges the python3 first on PATH by what it can import (on this machine: pyenv, without torch, refused)', async () => {

@@ -35,9 +35,9 @@ export function probeTorch(bin: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<s
 }
 
 /**
- * The first interpreter that can import torch (and numpy, which the driver needs): `preferred` (the `PYTHON_BIN`
- * setting) when given, then `/usr/bin/python3`, then `python3` on PATH; null when none can. Each candidate gets 20 s.
- * The answer is memoised per `preferred` value for the life of the process.
+ * An interpreter that can import torch (and numpy, which the driver needs): `preferred` (the `PYTHON_BIN` setting)
+ * alone when given — an operator who names one means that one — else the first of `/usr/bin/python3` and `python3`
+ * on PATH; null when none can. Each candidate gets 20 s. The answer is memoised per `preferred` value.
  */
 export function findPython(preferred?: string): Promise<PythonInfo | null> {
   const key = preferred ?? '';
@@ -50,7 +50,7 @@ export function findPython(preferred?: string): Promise<PythonInfo | null> {
 }
 
 async function locate(preferred: string | undefined): Promise<PythonInfo | null> {
-  const candidates = [...new Set([preferred, SYSTEM_PYTHON, 'python3'].filter((c): c is string => !!c))];
+  const candidates = preferred ? [preferred] : [SYSTEM_PYTHON, 'python3'];
   for (const bin of candidates) {
     const torchVersion = await probeTorch(bin);
     if (torchVersion) return { bin, torchVersion };

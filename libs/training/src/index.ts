@@ -1,0 +1,3 @@
+export * from './sandbox/protocol';
+export { TrainingSandbox, TrainingFailedError, type TaskHandlers, type TrainingSandboxOptions } from './sandbox/training-sandbox';
+export * from './pytorch';
