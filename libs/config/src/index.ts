@@ -33,6 +33,7 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(1) @Max(65535) REDIS_PORT?: number;
   @IsOptional() @Matches(/^rediss?:\/\//) CELERY_BROKER_URL?: string;
   @IsOptional() @Matches(/^rediss?:\/\//) CELERY_RESULT_BACKEND?: string;
+  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/) REDIS_KEY_PREFIX?: string;
 
   @IsOptional() @IsString() STORAGE_PATH?: string;
   @IsOptional() @IsString() EXPERIMENTS_PATH?: string;
@@ -78,7 +79,8 @@ export interface AppConfig {
   auth: { secretKey: string; apiKeyHeader: string; jwtExpiresIn: number; demoKeyEnabled: boolean };
   rateLimit: { enabled: boolean; limit: number; periodSeconds: number };
   database: { url?: string; sqlitePath: string };
-  redis: { url?: string };
+  /** `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart. */
+  redis: { url?: string; prefix: string };
   storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string };
   queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number };
   training: {
@@ -146,7 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     rateLimit: { enabled: vars.RATE_LIMIT_ENABLED ?? true, limit: vars.RATE_LIMIT_REQUESTS ?? 100, periodSeconds: vars.RATE_LIMIT_PERIOD ?? 60 },
     database: { url: databaseUrl, sqlitePath: resolve(root, 'neural.db') },
-    redis: { url: redisUrl },
+    redis: { url: redisUrl, prefix: vars.REDIS_KEY_PREFIX ?? 'neural' },
     storage: {
       root,
       experimentsPath: resolve(vars.EXPERIMENTS_PATH ?? resolve(root, 'experiments')),

@@ -12,13 +12,24 @@ export {
   WORKER_HEARTBEAT_INTERVAL_MS,
   WORKER_HEARTBEAT_TTL_SECONDS,
 } from './worker-heartbeat.service';
-export { CompileError, DslCompileError, CompileTimeoutError, CompileResourceError, toErrorEntry } from './jobs/compile.errors';
+export { CompileError, DslCompileError, CompileTimeoutError, CompileResourceError, TrainingConfigRejectedError, DatasetMismatchError, toErrorEntry } from './jobs/compile.errors';
 export { CompileService, InvalidCompileRequestError, MODEL_ARTIFACTS, modelArtifactKey, type CompiledModel } from './jobs/compile.service';
 export { CompileCoreModule } from './jobs/compile-core.module';
 export { CompileJobService } from './jobs/compile-job.service';
-export { DslSandbox, type DslSandboxOptions, type SandboxCompileRequest } from './jobs/dsl-sandbox.service';
-export type { SandboxOutput } from './jobs/dsl-sandbox.protocol';
+export { DslSandbox, type DslSandboxOptions, type SandboxCompileRequest, type SandboxPlanRequest } from './jobs/dsl-sandbox.service';
+export type { SandboxOutput, SandboxPlanOutput } from './jobs/dsl-sandbox.protocol';
 export { JobHandlerRegistry } from './jobs/job-handler.registry';
 export { Reconciler, PENDING_GRACE_MS, RECONCILE_BATCH, type ReconcileReport } from './jobs/reconciler.service';
 export { WorkerRuntime } from './jobs/worker-runtime.service';
 export { WorkerCoreModule } from './jobs/worker-core.module';
+export { JobRegistryModule } from './jobs/job-registry.module';
+export { type HandlerOptions } from './jobs/job-handler.registry';
+export { WebhooksModule } from './webhooks/webhooks.module';
+export { WebhookNotifier, WEBHOOK_PROGRESS_INTERVAL_MS } from './webhooks/webhook-notifier.service';
+export { WebhookDeliverer, WEBHOOK_OVERDUE_MS } from './webhooks/webhook-deliverer.service';
+export { checkWebhookTarget, isNonPublicAddress, WebhookTargetError } from './webhooks/webhook-target';
+export { signWebhook } from './webhooks/webhook-sender';
+export { TrainingCoreModule } from './training/training-core.module';
+export { TrainJobService, experimentArtifactKey } from './training/train-job.service';
+export { WorkerCapabilities } from './training/worker-capabilities.service';
+export { bestMetrics, historyCsv, metricsOf, isLowerBetter } from './training/experiment-metrics';

@@ -17,11 +17,11 @@ export type QueueHealth = 'healthy' | 'unhealthy';
  * delivers `{jobId, tenantId}` to a handler, at most once per enqueue, and forgets the job once its handler settles.
  */
 export abstract class QueueDriver {
-  /** Adds a job under `payload.jobId`. A no-op when that id is already waiting or running on this transport. */
-  abstract enqueue(queue: QueueName, payload: JobPayload): Promise<void>;
+  /** Adds a job under `options.queueId ?? payload.jobId`. A no-op when that id is already waiting, delayed or running. */
+  abstract enqueue(queue: QueueName, payload: JobPayload, options?: EnqueueOptions): Promise<void>;
 
-  /** Whether the transport still holds the job (waiting, delayed or running). */
-  abstract isKnown(queue: QueueName, jobId: string): Promise<boolean>;
+  /** Whether the transport still holds the entry of that id (waiting, delayed or running). */
+  abstract isKnown(queue: QueueName, queueId: string): Promise<boolean>;
 
   /** Starts consuming `queue` with at most `concurrency` handlers at once. Called once per queue, by consumers only. */
   abstract process(queue: QueueName, concurrency: number, handler: JobHandler): void;

@@ -1,7 +1,9 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'crypto';
-import { ERROR_CODES, QUEUES, type CompileRequest, type JobPayload } from '@app/contracts';
+import { ERROR_CODES, QUEUES, type CompileRequest, type JobPayload, type JobStatus } from '@app/contracts';
 import { JobsRepository } from '@app/persistence';
+import { JobEventBus } from '../events/job-event-bus';
+import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 import { CompileError, DslCompileError } from './compile.errors';
 import { CompileService } from './compile.service';
 import { JobHandlerRegistry } from './job-handler.registry';
@@ -15,6 +17,8 @@ export class CompileJobService implements OnModuleInit {
     private readonly jobs: JobsRepository,
     private readonly compiler: CompileService,
     private readonly registry: JobHandlerRegistry,
+    private readonly notifier: WebhookNotifier,
+    private readonly bus: JobEventBus,
   ) {}
 
   onModuleInit(): void {
@@ -34,15 +38,27 @@ export class CompileJobService implements OnModuleInit {
       await this.jobs.markFailed(jobId, { code: ERROR_CODES.internal, detail: 'the job does not belong to the tenant it was queued for' });
       return;
     }
+    await this.status(jobId, 'running');
+    if (job.attempts <= 1) await this.notifier.notify(job, 'started');
     try {
       const result = await this.compiler.compileAndStore(tenantId, job.input as CompileRequest, jobId);
       if (!(await this.jobs.markCompleted(jobId, { result, modelId: result.model_id }))) {
         // Cancelled while compiling: the model would belong to a job that says it never produced one.
         await this.compiler.discard(tenantId, result.model_id);
+        return;
       }
+      await this.status(jobId, 'completed');
+      await this.notifier.notify(job, 'completed', { model_id: result.model_id, download_url: result.download_url });
     } catch (err) {
-      await this.jobs.markFailed(jobId, this.failure(jobId, err));
+      const failure = this.failure(jobId, err);
+      if (!(await this.jobs.markFailed(jobId, failure))) return;
+      await this.status(jobId, 'failed');
+      await this.notifier.notify(job, 'failed', { error: { code: failure.code, message: failure.detail } });
     }
+  }
+
+  private status(jobId: string, status: JobStatus): Promise<void> {
+    return this.bus.publish({ type: 'status', job_id: jobId, status, at: new Date().toISOString() });
   }
 
   private failure(jobId: string, err: unknown): { code: string; detail: string; errors?: unknown[] } {

@@ -47,6 +47,24 @@ export class CompileResourceError extends CompileError {
   }
 }
 
+/** The request's training_config cannot be used: one `{field, message}` per problem. */
+export class TrainingConfigRejectedError extends CompileError {
+  readonly code = 'validation_error';
+  constructor(readonly errors: Array<{ field: string; message: string }>) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'TrainingConfigRejectedError';
+  }
+}
+
+/** The dataset's samples or labels do not fit the model; the message names both shapes. */
+export class DatasetMismatchError extends CompileError {
+  readonly code = 'dataset_mismatch';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetMismatchError';
+  }
+}
+
 /** A diagnostic as served in `errors` (and in `warnings` of a result). */
 export function toErrorEntry(d: Diagnostic): DslErrorEntry {
   const entry: DslErrorEntry = { line: d.line, column: d.column, message: d.message };

@@ -2,8 +2,8 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'fs';
 import { dirname, join } from 'path';
 import { Worker, type WorkerOptions } from 'worker_threads';
-import { CompileResourceError, CompileTimeoutError, DslCompileError } from './compile.errors';
-import type { SandboxOutput, SandboxReply, SandboxRequest } from './dsl-sandbox.protocol';
+import { CompileResourceError, CompileTimeoutError, DatasetMismatchError, DslCompileError, TrainingConfigRejectedError } from './compile.errors';
+import type { SandboxCompileMessage, SandboxOutput, SandboxPlanMessage, SandboxPlanOutput, SandboxReply, SandboxRequest } from './dsl-sandbox.protocol';
 
 export interface DslSandboxOptions {
   /** Compile threads kept at most (each runs one compile at a time); further compiles wait their turn. */
@@ -14,11 +14,12 @@ export interface DslSandboxOptions {
   maxHeapMb?: number;
 }
 
-export type SandboxCompileRequest = Omit<SandboxRequest, 'id'>;
+export type SandboxCompileRequest = Omit<SandboxCompileMessage, 'id' | 'op'>;
+export type SandboxPlanRequest = Omit<SandboxPlanMessage, 'id' | 'op'>;
 
 interface Task {
   request: SandboxRequest;
-  resolve: (output: SandboxOutput) => void;
+  resolve: (output: SandboxOutput | SandboxPlanOutput) => void;
   reject: (err: Error) => void;
 }
 
@@ -50,9 +51,21 @@ export class DslSandbox implements OnApplicationShutdown {
    * or a plain Error for a failure inside the compiler itself.
    */
   compile(request: SandboxCompileRequest): Promise<SandboxOutput> {
+    return this.submit({ ...request, op: 'compile', id: this.nextId++ }) as Promise<SandboxOutput>;
+  }
+
+  /**
+   * Plans a training in a thread: the model with the request's training_config, for the engine, against the dataset.
+   * Rejects with DslCompileError, TrainingConfigRejectedError, DatasetMismatchError or the resource stops of compile.
+   */
+  plan(request: SandboxPlanRequest): Promise<SandboxPlanOutput> {
+    return this.submit({ ...request, op: 'plan', id: this.nextId++ }) as Promise<SandboxPlanOutput>;
+  }
+
+  private submit(request: SandboxRequest): Promise<SandboxOutput | SandboxPlanOutput> {
     if (this.closed) return Promise.reject(new Error('the DSL sandbox is shut down'));
-    return new Promise<SandboxOutput>((resolve, reject) => {
-      this.waiting.push({ request: { ...request, id: this.nextId++ }, resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ request, resolve, reject });
       this.dispatch();
     });
   }
@@ -107,6 +120,8 @@ export class DslSandbox implements OnApplicationShutdown {
       this.release(slot);
       if (reply.ok) task.resolve(reply.output);
       else if (reply.diagnostics) task.reject(new DslCompileError(reply.diagnostics));
+      else if ('configErrors' in reply) task.reject(new TrainingConfigRejectedError(reply.configErrors));
+      else if ('mismatch' in reply) task.reject(new DatasetMismatchError(reply.mismatch.message));
       else task.reject(new Error(`the DSL compiler failed: ${reply.failure}`));
       this.dispatch();
     });

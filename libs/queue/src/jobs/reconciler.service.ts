@@ -1,8 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { QUEUES, type QueueName } from '@app/contracts';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { JobsRepository, type JobEntity } from '@app/persistence';
+import { ExperimentsRepository, JobsRepository, type JobEntity, type JobError } from '@app/persistence';
+import { JobEventBus } from '../events/job-event-bus';
 import { QueueDriver } from '../queue.driver';
+import { WebhookDeliverer } from '../webhooks/webhook-deliverer.service';
+import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 
 /** A pending row younger than this may simply not have reached the transport yet (the producer enqueues after insert). */
 export const PENDING_GRACE_MS = 10_000;
@@ -16,6 +19,8 @@ export interface ReconcileReport {
   requeued: string[];
   /** Running jobs whose worker was lost once too often, failed with `job_lost`. */
   failed: string[];
+  /** Webhook deliveries whose queue entry was lost, queued again. */
+  webhooks: string[];
 }
 
 /**
@@ -31,7 +36,11 @@ export class Reconciler {
 
   constructor(
     private readonly jobs: JobsRepository,
+    private readonly experiments: ExperimentsRepository,
     private readonly driver: QueueDriver,
+    private readonly deliverer: WebhookDeliverer,
+    private readonly notifier: WebhookNotifier,
+    private readonly bus: JobEventBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -59,8 +68,12 @@ export class Reconciler {
   private tick(): void {
     this.reconcile().then(
       (report) => {
-        const changed = report.reenqueued.length + report.requeued.length + report.failed.length;
-        if (changed) this.logger.warn(`reconciled lost jobs: re-enqueued ${report.reenqueued.length}, requeued ${report.requeued.length}, failed ${report.failed.length}`);
+        const changed = report.reenqueued.length + report.requeued.length + report.failed.length + report.webhooks.length;
+        if (changed) {
+          this.logger.warn(
+            `reconciled lost jobs: re-enqueued ${report.reenqueued.length}, requeued ${report.requeued.length}, failed ${report.failed.length}; webhook deliveries re-queued ${report.webhooks.length}`,
+          );
+        }
       },
       (err: unknown) => this.logger.error(`reconcile pass failed: ${err instanceof Error ? err.message : String(err)}`),
     );
@@ -68,7 +81,7 @@ export class Reconciler {
 
   private async run(now: Date): Promise<ReconcileReport> {
     const { stallTimeoutSeconds, maxAttempts } = this.config.queue;
-    const report: ReconcileReport = { reenqueued: [], requeued: [], failed: [] };
+    const report: ReconcileReport = { reenqueued: [], requeued: [], failed: [], webhooks: [] };
     const stale = await this.jobs.findStale({
       pendingOlderThan: new Date(now.getTime() - PENDING_GRACE_MS),
       // Embedded mode has one process and its in-process queue knows every job it runs: a running row it does not know
@@ -88,16 +101,27 @@ export class Reconciler {
           await this.driver.enqueue(queue, payload);
           report.requeued.push(job.id);
         }
-      } else if (
-        await this.jobs.markFailed(job.id, {
+      } else {
+        const error: JobError = {
           code: 'job_lost',
           detail: `the worker running this job stopped (no sign of life for ${stallTimeoutSeconds} s) and the job has used all ${maxAttempts} attempts`,
-        })
-      ) {
-        report.failed.push(job.id);
+        };
+        if (await this.jobs.markFailed(job.id, error)) {
+          report.failed.push(job.id);
+          await this.afterLost(job, error);
+        }
       }
     }
+    report.webhooks = await this.deliverer.reconcile(now);
     return report;
+  }
+
+  /** What the lost job's own worker would have done when failing it: its experiment, its stream, its webhook. */
+  private async afterLost(job: JobEntity, error: JobError): Promise<void> {
+    const experiment = job.type === 'train' ? await this.experiments.findByJob(job.id) : null;
+    if (experiment) await this.experiments.update(experiment.id, { status: 'failed', error, completedAt: new Date() });
+    await this.bus.publish({ type: 'status', job_id: job.id, status: 'failed', at: new Date().toISOString() });
+    await this.notifier.notify(job, 'failed', { ...(experiment ? { experiment_id: experiment.id } : {}), error: { code: error.code, message: error.detail } });
   }
 }
 

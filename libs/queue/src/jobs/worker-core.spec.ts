@@ -61,7 +61,7 @@ describe.each(MODES)('worker core in $mode mode ($dialect)', ({ mode, dialect })
     config = {
       ...db.config,
       mode,
-      redis: { url: mode === 'distributed' ? testRedisUrl() : undefined },
+      redis: { url: mode === 'distributed' ? testRedisUrl() : undefined, prefix },
       queue: { ...db.config.queue, concurrency: 2, maxAttempts: 2, stallTimeoutSeconds: 60, reconcileIntervalSeconds: 3600, compileTimeoutMs: 20_000 },
     };
     worker = await startWorker(config, prefix);
@@ -166,18 +166,18 @@ describe.each(MODES)('worker core in $mode mode ($dialect)', ({ mode, dialect })
   });
 
   it('reconciler: leaves a pending job younger than the grace period alone', async () => {
-    const job = await worker.jobs.create({ tenantId, type: 'train', input: {} });
+    const job = await worker.jobs.create({ tenantId, type: 'deploy', input: {} });
     const report = await worker.reconciler.reconcile(new Date());
     expect(report.reenqueued).not.toContain(job.id);
-    expect(await worker.driver.isKnown(QUEUES.train, job.id)).toBe(false);
+    expect(await worker.driver.isKnown(QUEUES.deploy, job.id)).toBe(false);
   });
 
   it('reconciler: leaves stale-looking jobs alone while the transport still holds them', async () => {
-    // No train consumer exists yet, so these wait in their queue: known to the transport.
-    const pending = await worker.jobs.create({ tenantId, type: 'train', input: {} });
-    const running = await worker.jobs.create({ tenantId, type: 'train', input: {} });
-    await worker.driver.enqueue(QUEUES.train, { jobId: pending.id, tenantId });
-    await worker.driver.enqueue(QUEUES.train, { jobId: running.id, tenantId });
+    // No deploy consumer exists yet, so these wait in their queue: known to the transport.
+    const pending = await worker.jobs.create({ tenantId, type: 'deploy', input: {} });
+    const running = await worker.jobs.create({ tenantId, type: 'deploy', input: {} });
+    await worker.driver.enqueue(QUEUES.deploy, { jobId: pending.id, tenantId });
+    await worker.driver.enqueue(QUEUES.deploy, { jobId: running.id, tenantId });
     await worker.jobs.markRunning(running.id);
     const report = await worker.reconciler.reconcile(later());
     expect([...report.reenqueued, ...report.requeued, ...report.failed]).not.toContain(pending.id);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { QueueDriver } from '../queue.driver';
+import { WorkerCapabilities } from '../training/worker-capabilities.service';
 import { WORKER_HEARTBEAT_INTERVAL_MS, WorkerHeartbeat } from '../worker-heartbeat.service';
 import { JobHandlerRegistry } from './job-handler.registry';
 import { Reconciler } from './reconciler.service';
@@ -22,6 +23,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     private readonly driver: QueueDriver,
     private readonly heartbeat: WorkerHeartbeat,
     private readonly reconciler: Reconciler,
+    private readonly capabilities: WorkerCapabilities,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -30,6 +32,8 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     this.started = true;
     for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, handler);
     void this.beat();
+    // Announce the capabilities as soon as they are known rather than at the next beat.
+    void this.capabilities.ready.then(() => (this.started ? this.beat() : undefined));
     this.heartbeatTimer = setInterval(() => void this.beat(), WORKER_HEARTBEAT_INTERVAL_MS);
     this.heartbeatTimer.unref();
     this.reconciler.start();
@@ -43,12 +47,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     this.started = false;
     clearInterval(this.heartbeatTimer);
     await this.reconciler.stop();
+    this.registry.interruptAll();
     await this.driver.close();
   }
 
   private async beat(): Promise<void> {
     try {
-      await this.heartbeat.beat();
+      await this.heartbeat.beat(new Date(), this.capabilities.info());
       if (this.heartbeatFailing) this.logger.log('worker heartbeat recovered');
       this.heartbeatFailing = false;
     } catch (err) {
