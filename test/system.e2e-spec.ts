@@ -1,3 +1,5 @@
+import { WorkerCapabilities } from '@app/queue';
+import { findPython } from '@app/training';
 import request from 'supertest';
 import { version } from '../package.json';
 import { createDistributedEnv, type DistributedEnv, startGateway, startTcpProxy, type TcpProxy, type TestGateway } from '@app/testing';
@@ -40,7 +42,10 @@ describe('system routes, embedded mode', () => {
 
   it('GET /health probes SQLite and the in-process queue and worker; Redis is disabled', async () => {
     const res = await request(gw.url).get('/health').expect(200);
-    expect(res.body).toEqual({
+    const { pytorch, ...rest } = res.body;
+    // Known once the worker has looked for it (next test).
+    expect(pytorch === null || typeof pytorch === 'string').toBe(true);
+    expect(rest).toEqual({
       status: 'healthy',
       version,
       timestamp: expect.any(String),
@@ -49,6 +54,14 @@ describe('system routes, embedded mode', () => {
       services: { api: 'healthy', database: 'healthy', redis: 'disabled', queue: 'healthy', worker: 'healthy' },
     });
     expectRecent(res.body.timestamp);
+  });
+
+  it('GET /health reports the backend the training processes loaded and the workers’ PyTorch', async () => {
+    await gw.get(WorkerCapabilities).ready;
+    const res = await request(gw.url).get('/health').expect(200);
+    // tfjs-node cannot install here, so the training processes run on WebAssembly.
+    expect(res.body.training_backend).toBe('wasm');
+    expect(res.body.pytorch).toBe((await findPython())?.torchVersion ?? null);
   });
 
   it('GET /health/live and /health/ready', async () => {

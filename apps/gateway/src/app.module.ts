@@ -10,6 +10,8 @@ import type Redis from 'ioredis';
 import { ApiAuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CompileModule } from './compile/compile.module';
+import { DatasetsModule } from './datasets/datasets.module';
+import { ExperimentsModule } from './experiments/experiments.module';
 import { JobsModule } from './jobs/jobs.module';
 import { ModelsModule } from './models/models.module';
 import { GATEWAY_REDIS, GatewayRedisModule } from './common/gateway-redis.module';
@@ -40,6 +42,8 @@ export class AppModule {
       SystemModule,
       CompileModule,
       JobsModule,
+      ExperimentsModule,
+      DatasetsModule,
       ModelsModule,
     ];
     if (options.runWorker) imports.push(WorkerCoreModule);

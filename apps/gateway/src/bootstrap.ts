@@ -13,15 +13,13 @@ import { createValidationPipe } from './common/validation.pipe';
 export interface GatewayOptions {
   /** Nest's logger setting; `false` silences it (tests). Default: Nest's console logger. */
   logger?: LoggerService | LogLevel[] | false;
-  /** Redis key prefix of queues, worker heartbeat and rate-limit counters. Default `neural`. */
+  /** Redis key prefix of queues, worker heartbeat and rate-limit counters. Default `REDIS_KEY_PREFIX` (`neural`). */
   redisPrefix?: string;
   /** Run the job consumers in this process. Default: in embedded mode only. */
   runWorker?: boolean;
   /** More modules to mount (test-only controllers). */
   imports?: ModuleMetadata['imports'];
 }
-
-export const DEFAULT_REDIS_PREFIX = 'neural';
 
 /**
  * Creates the gateway, fully configured and initialised but not listening: request ids, helmet, CORS, the JSON body
@@ -31,7 +29,7 @@ export const DEFAULT_REDIS_PREFIX = 'neural';
 export async function createGateway(config: AppConfig, options: GatewayOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, {
-      redisPrefix: options.redisPrefix ?? DEFAULT_REDIS_PREFIX,
+      redisPrefix: options.redisPrefix ?? config.redis.prefix,
       runWorker: options.runWorker ?? config.mode === 'embedded',
       imports: options.imports,
     }),

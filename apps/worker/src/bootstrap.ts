@@ -16,7 +16,7 @@ export class WorkerModeError extends Error {
 }
 
 export interface CreateWorkerOptions {
-  /** Redis key prefix of the queues (must match the gateway's); default `neural`. */
+  /** Redis key prefix of the queues (must match the gateway's); default `REDIS_KEY_PREFIX` (`neural`). */
   queuePrefix?: string;
   logger?: LoggerService | LogLevel[] | false;
 }
@@ -27,7 +27,7 @@ export interface CreateWorkerOptions {
  */
 export async function createWorker(config: AppConfig, options: CreateWorkerOptions = {}): Promise<INestApplicationContext> {
   if (config.mode !== 'distributed') throw new WorkerModeError();
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { prefix: options.queuePrefix }), {
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { prefix: options.queuePrefix ?? config.redis.prefix }), {
     logger: options.logger ?? (config.debug ? ['error', 'warn', 'log', 'debug'] : ['error', 'warn', 'log']),
     abortOnError: false,
   });

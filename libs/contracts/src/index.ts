@@ -93,6 +93,9 @@ export interface TrainJobInput {
   dataset: DatasetRef;
   /** The resolved TrainingPlan of libs/dsl/train. */
   plan: Record<string, unknown>;
+  /** The model's summary (as a compile answers it), for the trained model's registration. */
+  summary: unknown;
+  warnings: DslErrorEntry[];
 }
 
 /** The `result` of a completed train job. */

@@ -1,4 +1,4 @@
-import { CompileError, DslCompileError } from '@app/queue';
+import { CompileError, DatasetMismatchError, DslCompileError, TrainingConfigRejectedError } from '@app/queue';
 import { DomainError } from '../common/domain-error';
 
 const TITLES: Record<string, string> = {
@@ -6,6 +6,7 @@ const TITLES: Record<string, string> = {
   dsl_error: 'Invalid DSL model',
   compile_timeout: 'Compile took too long',
   compile_too_large: 'Model too large to compile',
+  dataset_mismatch: 'Dataset does not fit the model',
 };
 
 /**
@@ -20,5 +21,13 @@ export function compileProblem(e: CompileError): DomainError {
       : 'The DSL code is not valid.';
     return new DomainError(e.code, 422, TITLES[e.code], detail, e.errors);
   }
+  if (e instanceof TrainingConfigRejectedError) return DomainError.validation(e.errors, 'The training_config is not valid for this model; see errors for each field.');
+  if (e instanceof DatasetMismatchError) return new DomainError(e.code, 422, TITLES[e.code], sentence(e.message), [{ field: 'dataset', message: e.message }]);
   return new DomainError(e.code, 422, TITLES[e.code] ?? 'Cannot compile', e.message);
+}
+
+/** The text as a sentence: capitalised, with a full stop. */
+function sentence(text: string): string {
+  const s = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

@@ -1,16 +1,35 @@
-import { Controller, Delete, Get, HttpCode, Param, Query, Sse, type MessageEvent } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Sse, type MessageEvent } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
-import { JobDto, JobListDto, JobListQueryDto } from './dto/job.dto';
+import { JobDto, JobListDto, JobListQueryDto, WebhookDeliveryListDto } from './dto/job.dto';
+import { TrainAcceptedDto, TrainRequestDto } from './dto/train-request.dto';
 import { JobsService } from './jobs.service';
+import { TrainService } from './train.service';
 
 @ApiTags('jobs')
 @Controller('jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly training: TrainService,
+  ) {}
+
+  @Post('train')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Submit a training job',
+    description:
+      'Trains the DSL model (dsl_code or model_id) on a dataset with the tfjs engine, or with PyTorch for backend pytorch. training_config overrides the DSL train block. ' +
+      'Answers the job and its experiment; follow GET /jobs/{job_id} or the events stream. The trained model is registered under /models/.',
+  })
+  @ApiAcceptedResponse({ type: TrainAcceptedDto })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'Invalid DSL (line/column), a layer or setting the engine cannot train, an unknown or mismatched dataset, PyTorch unavailable, or a refused webhook URL' })
+  train(@CurrentTenant() tenant: TenantContext, @Body() body: TrainRequestDto): Promise<TrainAcceptedDto> {
+    return this.training.submit(tenant.tenantId, body);
+  }
 
   @Get()
   @ApiOperation({ summary: 'List jobs, newest first' })
@@ -37,8 +56,19 @@ export class JobsController {
     return this.jobs.cancel(tenant.tenantId, id);
   }
 
+  @Get(':job_id/webhooks')
+  @ApiOperation({ summary: 'The job’s webhook deliveries, with every attempt' })
+  @ApiOkResponse({ type: WebhookDeliveryListDto })
+  @ApiNotFoundResponse({ type: ProblemDto })
+  webhooks(@CurrentTenant() tenant: TenantContext, @Param('job_id', new IdPipe('job')) id: string): Promise<WebhookDeliveryListDto> {
+    return this.jobs.webhooks(tenant.tenantId, id);
+  }
+
   @Sse(':job_id/events')
-  @ApiOperation({ summary: 'Stream the job as Server-Sent Events', description: 'One `job` event with the job at every change, until it finishes.' })
+  @ApiOperation({
+    summary: 'Stream the job as Server-Sent Events',
+    description: 'A `job` event with the whole job at the start and at every change, `progress` events per batch and `epoch` events with each epoch’s metrics, until the job finishes. Works across gateways and workers (Redis pub/sub).',
+  })
   @ApiProduces('text/event-stream')
   @ApiNotFoundResponse({ type: ProblemDto })
   async events(@CurrentTenant() tenant: TenantContext, @Param('job_id', new IdPipe('job')) id: string): Promise<Observable<MessageEvent>> {

@@ -1,6 +1,9 @@
+import { CompileCoreModule, WebhooksModule } from '@app/queue';
 import { Module } from '@nestjs/common';
+import { DatasetsModule } from '../datasets/datasets.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { TrainService } from './train.service';
 
-@Module({ controllers: [JobsController], providers: [JobsService] })
+@Module({ imports: [CompileCoreModule, WebhooksModule, DatasetsModule], controllers: [JobsController], providers: [JobsService, TrainService], exports: [JobsService] })
 export class JobsModule {}

@@ -1,18 +1,28 @@
-import { FINISHED_STATUSES } from '@app/contracts';
-import { JobsRepository } from '@app/persistence';
+import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
+import { ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
+import { JobEventBus, WebhookNotifier } from '@app/queue';
 import { Injectable } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
-import type { JobListDto, JobListQueryDto } from './dto/job.dto';
+import type { JobListDto, JobListQueryDto, WebhookDeliveryListDto } from './dto/job.dto';
 import { toJobView, type JobView } from './job.view';
 
-/** How often the event stream re-reads a job: the row is the truth, and any gateway or worker may change it. */
-const EVENTS_POLL_MS = 250;
+/**
+ * A stream re-reads its job at least this often: events on the bus are best effort (a gateway may subscribe just after
+ * a change, Redis may drop a message), the row is the truth.
+ */
+const EVENTS_POLL_MS = 2000;
 
 @Injectable()
 export class JobsService {
-  constructor(private readonly jobs: JobsRepository) {}
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly experiments: ExperimentsRepository,
+    private readonly deliveries: WebhookDeliveriesRepository,
+    private readonly bus: JobEventBus,
+    private readonly notifier: WebhookNotifier,
+  ) {}
 
   async list(tenantId: string, q: JobListQueryDto): Promise<JobListDto> {
     const page = await this.jobs.list(tenantId, { skip: q.skip, limit: q.limit, status: q.status, type: q.type });
@@ -20,55 +30,110 @@ export class JobsService {
   }
 
   async get(tenantId: string, id: string): Promise<JobView> {
-    const job = await this.jobs.findForTenant(tenantId, id);
-    if (!job) throw DomainError.notFound('job', id);
-    return toJobView(job);
+    return toJobView(await this.find(tenantId, id));
   }
 
+  /**
+   * Cancels a pending job at once and tells a running one to stop (it does within one batch); its experiment keeps
+   * the metrics of the epochs it finished. 409 once the job has finished.
+   */
   async cancel(tenantId: string, id: string): Promise<JobView> {
-    const job = await this.jobs.findForTenant(tenantId, id);
-    if (!job) throw DomainError.notFound('job', id);
+    const job = await this.find(tenantId, id);
     if (!(await this.jobs.markCancelled(tenantId, id))) {
       const now = await this.get(tenantId, id);
       throw DomainError.conflict(`Job ${id} already finished with status ${now.status}; only pending or running jobs can be cancelled.`);
     }
+    await this.bus.publish({ type: 'status', job_id: id, status: 'cancelled', at: new Date().toISOString() });
+    const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
+    if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
+    await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });
     return this.get(tenantId, id);
   }
 
-  /** The job now, then again at every change, completing after it reaches a finished status. */
+  /** Every delivery of the job's webhook, with each attempt. */
+  async webhooks(tenantId: string, id: string): Promise<WebhookDeliveryListDto> {
+    await this.find(tenantId, id);
+    const rows = await this.deliveries.listForJob(tenantId, id);
+    return {
+      deliveries: rows.map((d) => ({
+        delivery_id: d.id,
+        event: d.event,
+        url: d.url,
+        status: d.status,
+        attempts: d.attempts,
+        max_attempts: d.maxAttempts,
+        next_attempt_at: d.nextAttemptAt ? new Date(d.nextAttemptAt).toISOString() : null,
+        last_status_code: d.lastStatusCode,
+        last_error: d.lastError,
+        payload: JSON.parse(d.payload) as Record<string, unknown>,
+        attempt_log: d.attemptLog.map((a) => ({ attempt: a.attempt, at: a.at, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs })),
+        created_at: new Date(d.createdAt).toISOString(),
+        delivered_at: d.deliveredAt ? new Date(d.deliveredAt).toISOString() : null,
+      })),
+    };
+  }
+
+  /**
+   * The job now (`job` event), then as it changes: `progress` events per batch, `epoch` events with each epoch's
+   * metrics, and `job` again at every change of the row; completes after the job reaches a finished status.
+   */
   async events(tenantId: string, id: string): Promise<Observable<MessageEvent>> {
-    const first = await this.get(tenantId, id);
+    await this.find(tenantId, id);
     return new Observable<MessageEvent>((subscriber) => {
-      let last = JSON.stringify(first);
-      subscriber.next({ type: 'job', data: first });
-      if (FINISHED_STATUSES.includes(first.status)) {
-        subscriber.complete();
-        return;
-      }
-      let busy = false;
-      const timer = setInterval(async () => {
-        if (busy) return;
-        busy = true;
-        try {
+      let last = '';
+      let closed = false;
+      let reading: Promise<void> = Promise.resolve();
+      const emitRow = () => {
+        reading = reading.then(async () => {
+          if (closed) return;
           const job = await this.jobs.findForTenant(tenantId, id);
-          if (!job) {
-            subscriber.complete();
-            return;
-          }
+          if (!job) return finish();
           const view = toJobView(job);
           const text = JSON.stringify(view);
           if (text !== last) {
             last = text;
             subscriber.next({ type: 'job', data: view });
           }
-          if (FINISHED_STATUSES.includes(view.status)) subscriber.complete();
-        } catch (e) {
-          subscriber.error(e);
-        } finally {
-          busy = false;
-        }
-      }, EVENTS_POLL_MS);
-      return () => clearInterval(timer);
+          if (FINISHED_STATUSES.includes(view.status)) finish();
+        });
+        reading.catch((e: unknown) => {
+          if (!closed) subscriber.error(e);
+        });
+      };
+      const onEvent = (e: JobEvent) => {
+        if (closed) return;
+        if (e.type !== 'status') subscriber.next({ type: e.type, data: e });
+        if (e.type !== 'progress') emitRow();
+      };
+      let unsubscribe: (() => Promise<void>) | undefined;
+      const timer = setInterval(emitRow, EVENTS_POLL_MS);
+      const finish = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(timer);
+        void unsubscribe?.();
+        subscriber.complete();
+      };
+      // Subscribed before the first read, so no change between the two goes unseen.
+      this.bus.subscribe(id, onEvent).then(
+        (stop) => {
+          if (closed) void stop();
+          else unsubscribe = stop;
+          emitRow();
+        },
+        (e: unknown) => subscriber.error(e),
+      );
+      return () => {
+        closed = true;
+        clearInterval(timer);
+        void unsubscribe?.();
+      };
     });
+  }
+
+  private async find(tenantId: string, id: string): Promise<JobEntity> {
+    const job = await this.jobs.findForTenant(tenantId, id);
+    if (!job) throw DomainError.notFound('job', id);
+    return job;
   }
 }

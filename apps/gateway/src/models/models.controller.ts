@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
-import { ModelDto, ModelListDto, ModelListQueryDto } from './dto/model.dto';
+import { ModelDownloadQueryDto, ModelDto, ModelListDto, ModelListQueryDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 
 @ApiTags('models')
@@ -28,17 +28,22 @@ export class ModelsController {
   }
 
   @Get(':model_id/download')
-  @ApiOperation({ summary: 'Download the generated file (.py as text/x-python, .onnx as application/octet-stream)' })
-  @ApiProduces('text/x-python', 'application/octet-stream')
+  @ApiOperation({ summary: 'Download the model: the generated file, or (trained models) ONNX, tfjs, code or PyTorch weights', description: 'Pick a form with ?format=; `formats` of GET /models/{id} lists them.' })
+  @ApiProduces('text/x-python', 'application/octet-stream', 'application/zip')
   @ApiOkResponse({ description: 'The file, with a Content-Disposition filename' })
   @ApiNotFoundResponse({ type: ProblemDto })
-  async download(@CurrentTenant() tenant: TenantContext, @Param('model_id', new IdPipe('model')) id: string, @Res() res: Response): Promise<void> {
-    const { stream, model } = await this.models.download(tenant.tenantId, id);
+  async download(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('model_id', new IdPipe('model')) id: string,
+    @Query() query: ModelDownloadQueryDto,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { stream, file } = await this.models.download(tenant.tenantId, id, query.format);
     res.status(200);
     // attachment() guesses a type from the extension: set ours after it.
-    res.attachment(model.filename);
-    res.setHeader('Content-Type', model.contentType.startsWith('text/') ? `${model.contentType}; charset=utf-8` : model.contentType);
-    res.setHeader('Content-Length', String(model.sizeBytes));
+    res.attachment(file.filename);
+    res.setHeader('Content-Type', file.contentType.startsWith('text/') ? `${file.contentType}; charset=utf-8` : file.contentType);
+    res.setHeader('Content-Length', String(file.sizeBytes));
     stream.on('error', (err) => res.destroy(err));
     stream.pipe(res);
   }

@@ -1,9 +1,10 @@
-import type { ModelEntity } from '@app/persistence';
+import { ERROR_CODES } from '@app/contracts';
+import type { ModelEntity, ModelFormat } from '@app/persistence';
 import { ModelsRepository } from '@app/persistence';
 import { ArtifactStore } from '@app/storage';
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import type { ModelDto, ModelListDto, ModelListItemDto, ModelListQueryDto } from './dto/model.dto';
+import type { DownloadFormat, ModelDto, ModelListDto, ModelListItemDto, ModelListQueryDto } from './dto/model.dto';
 
 @Injectable()
 export class ModelsService {
@@ -31,20 +32,27 @@ export class ModelsService {
     };
   }
 
-  /** The stored file with what the download response needs. */
-  async download(tenantId: string, id: string): Promise<{ stream: NodeJS.ReadableStream; model: ModelEntity }> {
+  /** One stored form of the model (its own file by default) with what the download response needs. */
+  async download(tenantId: string, id: string, format?: DownloadFormat): Promise<{ stream: NodeJS.ReadableStream; file: ModelFormat }> {
     const model = await this.find(tenantId, id);
-    if (!(await this.store.exists(model.artifactKey))) {
-      this.logger.error(`artifact ${model.artifactKey} of model ${model.id} is missing from the store`);
+    const own: ModelFormat = { key: model.artifactKey, contentType: model.contentType, filename: model.filename, sizeBytes: model.sizeBytes };
+    const file = !format || format === 'code' ? (format === 'code' && model.backend === 'onnx' ? undefined : own) : model.formats?.[format];
+    if (!file) {
+      const offered = formatsOf(model);
+      throw new DomainError(ERROR_CODES.notFound, 404, 'Not Found', `Model ${id} has no ${format} form; it offers ${offered.join(', ')}.`);
+    }
+    if (!(await this.store.exists(file.key))) {
+      this.logger.error(`artifact ${file.key} of model ${model.id} is missing from the store`);
       throw DomainError.notFound('file for model', id);
     }
-    return { stream: this.store.stream(model.artifactKey), model };
+    return { stream: this.store.stream(file.key), file };
   }
 
   async delete(tenantId: string, id: string): Promise<void> {
     const removed = await this.models.delete(tenantId, id);
     if (!removed) throw DomainError.notFound('model', id);
-    await this.store.delete(removed.artifactKey);
+    const keys = new Set([removed.artifactKey, ...Object.values(removed.formats ?? {}).map((f) => f.key)]);
+    await Promise.all([...keys].map((k) => this.store.delete(k)));
   }
 
   private async find(tenantId: string, id: string): Promise<ModelEntity> {
@@ -63,7 +71,15 @@ function listItem(m: ModelEntity): ModelListItemDto {
     size_bytes: m.sizeBytes,
     total_params: summary?.total_params ?? null,
     job_id: m.jobId ?? null,
+    trained: m.experimentId !== null && m.experimentId !== undefined,
+    experiment_id: m.experimentId ?? null,
+    formats: formatsOf(m),
     created_at: new Date(m.createdAt).toISOString(),
     download_url: `/models/${m.id}/download`,
   };
+}
+
+/** The `?format=` values a model's download takes. */
+function formatsOf(m: ModelEntity): string[] {
+  return [...(m.backend === 'onnx' ? [] : ['code']), ...Object.keys(m.formats ?? {})];
 }

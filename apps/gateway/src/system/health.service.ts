@@ -1,5 +1,5 @@
 import { type AppConfig, InjectAppConfig } from '@app/config';
-import { QueueDriver, WORKER_HEARTBEAT_INTERVAL_MS, WorkerHeartbeat } from '@app/queue';
+import { QueueDriver, WORKER_HEARTBEAT_INTERVAL_MS, WorkerHeartbeat, type WorkerInfo } from '@app/queue';
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -23,6 +23,8 @@ export interface HealthReport {
   timestamp: string;
   mode: AppConfig['mode'];
   training_backend: TrainingBackend;
+  /** The PyTorch version a live worker can train with, or null. */
+  pytorch: string | null;
   services: HealthServices;
 }
 
@@ -46,7 +48,7 @@ export class HealthService {
   ) {}
 
   async check(): Promise<HealthReport> {
-    const [database, redis, queue, worker] = await Promise.all([this.database(), this.redisState(), this.queueState(), this.worker()]);
+    const [database, redis, queue, worker, workers] = await Promise.all([this.database(), this.redisState(), this.queueState(), this.worker(), this.workers()]);
     const services: HealthServices = { api: 'healthy', database, redis, queue, worker };
     const required = [database, redis, queue];
     return {
@@ -54,7 +56,8 @@ export class HealthService {
       version,
       timestamp: new Date().toISOString(),
       mode: this.config.mode,
-      training_backend: detectTrainingBackend(),
+      training_backend: activeBackend(workers) ?? detectTrainingBackend(),
+      pytorch: workers.find((w) => w.pytorch)?.pytorch ?? null,
       services,
     };
   }
@@ -84,12 +87,31 @@ export class HealthService {
     });
   }
 
+  /** What the live workers report; nothing when the heartbeat store does not answer in time. */
+  private async workers(): Promise<WorkerInfo[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<WorkerInfo[]>((resolve) => {
+      timer = setTimeout(() => resolve([]), PROBE_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.heartbeat.workers().catch(() => []), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private worker(): Promise<ServiceState> {
     return probe(async () => {
       const last = await this.heartbeat.lastBeat();
       if (!last || Date.now() - last.getTime() > 3 * WORKER_HEARTBEAT_INTERVAL_MS) throw new Error('no recent heartbeat');
     });
   }
+}
+
+/** The best backend a live worker's training processes run on (they report it once one has started). */
+function activeBackend(workers: WorkerInfo[]): TrainingBackend | null {
+  const order: TrainingBackend[] = ['tensorflow', 'wasm', 'cpu'];
+  return order.find((b) => workers.some((w) => w.trainingBackend === b)) ?? null;
 }
 
 async function probe(check: () => Promise<void>): Promise<ServiceState> {

@@ -6,6 +6,8 @@ import { JobEntity, JobError } from '../entities';
 import { isUuid, nextTimestamp, Page, PageQuery } from './repository.utils';
 
 export interface CreateJobInput {
+  /** Set when the caller needed the id before the row (a train job's experiment is created first); a new UUID otherwise. */
+  id?: string;
   tenantId: string;
   type: JobType;
   /** The request the job runs (a CompileRequest for compile jobs). */
@@ -61,7 +63,7 @@ export class JobsRepository {
   async create(input: CreateJobInput): Promise<JobEntity> {
     const now = nextTimestamp();
     const job = this.repo.create({
-      id: randomUUID(),
+      id: input.id ?? randomUUID(),
       tenantId: input.tenantId,
       type: input.type,
       status: 'pending',

@@ -128,8 +128,9 @@ async function trainWithPytorch(
 ): Promise<TaskResult> {
   if (!task.python) throw new TrainingTaskError('engine_unavailable', 'no Python with PyTorch is configured on this worker (PYTHON_BIN)');
   const { tf } = tfjs;
-  const generated = code(checked, task, warnings);
-  if (!generated.pytorchCode) throw new TrainingTaskError('unsupported_layer', 'the model cannot be emitted for PyTorch');
+  const pytorch = emitFor(emitPytorch, checked, task);
+  if (!pytorch.code) throw new TrainingTaskError('unsupported_layer', `the model cannot be emitted for PyTorch: ${pytorch.error}`);
+  const generated = code(checked, task, warnings, pytorch);
   // The same sample slice and validation split as the tfjs engine takes.
   const split = splitData(plan, { train: data.train, numClasses: null });
   const workDir = await mkdtemp(join(tmpdir(), 'neural-torch-'));
@@ -137,7 +138,7 @@ async function trainWithPytorch(
   try {
     const result = await runPytorchTraining({
       python: task.python,
-      moduleCode: generated.pytorchCode,
+      moduleCode: pytorch.code,
       checked,
       plan,
       data: { train: split.train, validation: split.validation ?? undefined, test: data.test },
@@ -202,21 +203,29 @@ function concreteShape(input: number[], sample: number[]): number[] {
   return input.map((d) => (d === -1 ? total / known : d));
 }
 
-/** The generated TensorFlow and PyTorch modules of the trained configuration; a backend that cannot express it is noted. */
-function code(checked: CheckedModel, task: TrainTask, warnings: string[]): { tensorflowCode: string | null; pytorchCode: string | null } {
-  const emit = (backend: string, fn: () => string): string | null => {
+/**
+ * A generated module of the trained configuration, or why the backend cannot express it. The dataset becomes the
+ * script's default only when the emitter knows it (MNIST does; an upload or Iris does not).
+ */
+function emitFor(emitter: (c: CheckedModel, o: { dataset?: string }) => string, checked: CheckedModel, task: TrainTask): { code: string | null; error?: string } {
+  for (const dataset of task.datasetName ? [task.datasetName, undefined] : [undefined]) {
     try {
-      return fn();
+      return { code: emitter(checked, { dataset }) };
     } catch (err) {
       if (!(err instanceof DslError)) throw err;
-      warnings.push(`no ${backend} code: ${err.diagnostics[0]?.message ?? err.message}`);
-      return null;
+      const unknownDataset = err.diagnostics.every((d) => d.code === 'unknown_dataset');
+      if (!unknownDataset || dataset === undefined) return { code: null, error: err.diagnostics[0]?.message ?? err.message };
     }
-  };
-  return {
-    tensorflowCode: emit('TensorFlow', () => emitTensorflow(checked, { dataset: task.datasetName })),
-    pytorchCode: emit('PyTorch', () => emitPytorch(checked, { dataset: task.datasetName })),
-  };
+  }
+  return { code: null };
+}
+
+/** Both generated modules for the artifacts; a backend that cannot express the model is noted in `warnings`. */
+function code(checked: CheckedModel, task: TrainTask, warnings: string[], pytorch = emitFor(emitPytorch, checked, task)): { tensorflowCode: string | null; pytorchCode: string | null } {
+  const tensorflow = emitFor(emitTensorflow, checked, task);
+  if (tensorflow.error) warnings.push(`no TensorFlow code: ${tensorflow.error}`);
+  if (pytorch.error) warnings.push(`no PyTorch code: ${pytorch.error}`);
+  return { tensorflowCode: tensorflow.code, pytorchCode: pytorch.code };
 }
 
 /** A failure of the task itself, with a code and a sentence for the user. */

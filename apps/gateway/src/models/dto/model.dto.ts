@@ -11,6 +11,9 @@ export class ModelListItemDto {
   @ApiProperty({ example: 868934 }) size_bytes!: number;
   @ApiProperty({ nullable: true, type: Number }) total_params!: number | null;
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) job_id!: string | null;
+  @ApiProperty({ description: 'True for a model produced by a training job (it has trained weights)' }) trained!: boolean;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The experiment that trained it' }) experiment_id!: string | null;
+  @ApiProperty({ type: [String], example: ['code', 'onnx', 'tfjs', 'tensorflow', 'pytorch'], description: 'Values of ?format= the download takes' }) formats!: string[];
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty() download_url!: string;
 }
@@ -41,4 +44,17 @@ export class ModelListQueryDto extends PaginationQueryDto {
   @IsString()
   @MaxLength(256)
   name?: string;
+}
+
+export const DOWNLOAD_FORMATS = ['code', 'onnx', 'tfjs', 'tensorflow', 'pytorch', 'pytorch_weights'] as const;
+export type DownloadFormat = (typeof DOWNLOAD_FORMATS)[number];
+
+export class ModelDownloadQueryDto {
+  @ApiPropertyOptional({
+    enum: DOWNLOAD_FORMATS,
+    description: 'Default: the model’s own file (.py for tensorflow/pytorch, .onnx for onnx). Trained models also offer onnx (trained weights), tfjs (model.json + weights.bin zipped), tensorflow and pytorch code, and pytorch_weights for PyTorch-trained ones.',
+  })
+  @IsOptional()
+  @IsIn(DOWNLOAD_FORMATS)
+  format?: DownloadFormat;
 }

@@ -17,7 +17,10 @@ export class HealthReportDto implements HealthReport {
   @ApiProperty({ example: '0.1.0' }) version!: string;
   @ApiProperty({ format: 'date-time', example: '2024-01-01T12:00:00.000Z' }) timestamp!: string;
   @ApiProperty({ enum: ['embedded', 'distributed'], example: 'embedded' }) mode!: 'embedded' | 'distributed';
-  @ApiProperty({ enum: ['tensorflow', 'wasm', 'cpu'], example: 'wasm' }) training_backend!: TrainingBackend;
+  @ApiProperty({ enum: ['tensorflow', 'wasm', 'cpu'], example: 'wasm', description: 'The tfjs backend the workers’ training processes run on (before one has started: the best one installed)' })
+  training_backend!: TrainingBackend;
+  @ApiProperty({ nullable: true, type: String, example: '1.13.0', description: 'The PyTorch version a live worker trains backend pytorch jobs with; null when none can' })
+  pytorch!: string | null;
   @ApiProperty({ type: HealthServicesDto }) services!: HealthServicesDto;
 }
 
