@@ -156,6 +156,26 @@ describe('BullQueueDriver (real Redis)', () => {
     expect(seen[0].at - started).toBeGreaterThanOrEqual(280);
   });
 
+  it('counts an active job as lost once no worker holds its lock (its worker died)', async () => {
+    const p = payload();
+    await driver.enqueue(QUEUES.compile, p);
+    // A consumer that takes the job and dies: it never renews the lock.
+    const taken = await queue.getNextJob();
+    expect(taken?.id).toBe(p.jobId);
+    expect(await driver.isKnown(QUEUES.compile, p.jobId)).toBe(true);
+    await redis.del(`${prefix}:${QUEUES.compile}:${p.jobId}:lock`);
+    expect(await (await queue.getJob(p.jobId))!.getState()).toBe('active');
+    expect(await driver.isKnown(QUEUES.compile, p.jobId)).toBe(false);
+    // Enqueued again (the reconciler's requeue), it replaces the dead entry and runs.
+    await driver.enqueue(QUEUES.compile, p);
+    expect(await (await queue.getJob(p.jobId))!.getState()).toBe('waiting');
+    const seen: string[] = [];
+    driver.process(QUEUES.compile, 1, async (job) => {
+      seen.push(job.jobId);
+    });
+    await until(async () => seen, (s) => s.length === 1);
+  });
+
   it('is healthy against a live Redis', async () => {
     expect(await driver.health()).toBe('healthy');
   });

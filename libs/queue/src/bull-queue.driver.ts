@@ -34,8 +34,8 @@ export class BullQueueDriver extends QueueDriver {
     await this.guard(`enqueue job ${id}`, async () => {
       const existing = await q.getJob(id);
       if (existing) {
-        if (LIVE_STATES.has(await existing.getState())) return;
-        // A leftover (e.g. a stalled job Bull failed) would make Bull ignore the add, since ids are unique.
+        if (await this.isLive(q, existing)) return;
+        // A leftover (a job Bull failed, or one whose worker died holding it) would make Bull ignore the add, ids being unique.
         await existing.remove();
       }
       const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.ceil(options.delayMs) } : {};
@@ -43,12 +43,23 @@ export class BullQueueDriver extends QueueDriver {
     });
   }
 
+  /**
+   * Waiting, delayed or paused entries are known; an active one only while a worker holds its lock. A worker that
+   * died (SIGKILL, lost host) stops renewing the lock, so its job counts as lost once the lock expires, without
+   * waiting for Bull's stalled-job sweep.
+   */
   override async isKnown(queue: QueueName, queueId: string): Promise<boolean> {
     const q = this.queue(queue);
     return this.guard(`look up job ${queueId}`, async () => {
       const job = await q.getJob(queueId);
-      return job !== null && LIVE_STATES.has(await job.getState());
+      return job !== null && (await this.isLive(q, job));
     });
+  }
+
+  private async isLive(q: Queue, job: Job): Promise<boolean> {
+    const state = await job.getState();
+    if (state === 'active') return (await q.client.exists(`${(q as Queue & { toKey(k: string): string }).toKey(String(job.id))}:lock`)) === 1;
+    return LIVE_STATES.has(state);
   }
 
   override process(queue: QueueName, concurrency: number, handler: JobHandler): void {

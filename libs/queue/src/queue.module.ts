@@ -77,8 +77,9 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
           url,
           prefix,
           defaultJobOptions: BULL_JOB_OPTIONS,
-          // A stalled job is not re-run by Bull: the reconciler requeues it from the database, counting attempts.
-          settings: { maxStalledCount: 0 },
+          // A stalled job is not re-run by Bull: the reconciler requeues it from the database, counting attempts. A
+          // live worker renews its lock every half lock; a dead one's lock expires within the stall timeout.
+          settings: { maxStalledCount: 0, lockDuration: Math.min(30_000, config.queue.stallTimeoutSeconds * 1000) },
         }),
       }),
       BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
