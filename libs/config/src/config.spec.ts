@@ -54,4 +54,27 @@ describe('loadConfig', () => {
     expect(load({ CORS_ORIGINS: 'https://a.example, https://b.example' }).http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(problem({ CORS_ORIGINS: '["https://a.example"' })).toContain('CORS_ORIGINS');
   });
+
+  it('reads the training, dataset, webhook and experiment settings, with defaults', () => {
+    const c = load({});
+    expect(c.training).toMatchObject({ backend: 'auto', maxEpochs: 1000, maxBatchSize: 4096, timeoutSeconds: 86_400, maxHeapMb: 4096 });
+    expect(c.training.concurrency).toBeGreaterThanOrEqual(1);
+    expect(c.training.pythonBin).toBeUndefined();
+    expect(c.datasets).toMatchObject({ fashionMnistPath: '/usr/share/datasets/fashion-mnist', maxUploadBytes: 100 * 1024 * 1024, maxSamples: 1_000_000, maxFeatures: 65_536 });
+    expect(c.storage.datasetsPath).toMatch(/neural_storage\/datasets$/);
+    expect(c.webhooks).toEqual({ allowPrivate: true, maxAttempts: 6, backoffMs: 1000, timeoutMs: 5000 });
+    expect(c.experiments.compareMax).toBe(20);
+    expect(c.redis.prefix).toBe('neural');
+    const set = load({ WORKER_TRAINING_CONCURRENCY: '3', TRAINING_BACKEND: 'cpu', PYTHON_BIN: '/opt/py/bin/python', WEBHOOK_MAX_ATTEMPTS: '8', REDIS_KEY_PREFIX: 'staging' });
+    expect(set.training).toMatchObject({ concurrency: 3, backend: 'cpu', pythonBin: '/opt/py/bin/python' });
+    expect(set.webhooks.maxAttempts).toBe(8);
+    expect(set.redis.prefix).toBe('staging');
+  });
+
+  it('refuses private webhook targets by default in production only, and names bad training settings', () => {
+    expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret' }).webhooks.allowPrivate).toBe(false);
+    expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret', WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate).toBe(true);
+    const msg = problem({ TRAINING_BACKEND: 'gpu', WEBHOOK_MAX_ATTEMPTS: '2', WORKER_TRAINING_CONCURRENCY: '0', REDIS_KEY_PREFIX: 'a b' });
+    for (const name of ['TRAINING_BACKEND', 'WEBHOOK_MAX_ATTEMPTS', 'WORKER_TRAINING_CONCURRENCY', 'REDIS_KEY_PREFIX']) expect(msg).toContain(name);
+  });
 });

@@ -1,5 +1,6 @@
 import { QUEUES } from '@app/contracts';
 import { JobsRepository } from '@app/persistence';
+import { type AppConfig, InjectAppConfig } from '@app/config';
 import { CompileError, CompileService, QueueDriver, QueueUnavailableError } from '@app/queue';
 import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
@@ -7,6 +8,7 @@ import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { CompileAcceptedDto, CompileResultDto } from './dto/compile-result.dto';
 import { CompileRequestDto } from './dto/compile-request.dto';
+import { assertWebhookUrl } from '../common/webhook-url';
 import { compileProblem } from './compile.errors';
 
 @ApiTags('compile')
@@ -15,6 +17,7 @@ export class CompileController {
   private readonly logger = new Logger(CompileController.name);
 
   constructor(
+    @InjectAppConfig() private readonly config: AppConfig,
     private readonly compiler: CompileService,
     private readonly jobs: JobsRepository,
     private readonly queue: QueueDriver,
@@ -39,6 +42,7 @@ export class CompileController {
   @ApiOperation({ summary: 'Submit an asynchronous compile job', description: 'Poll GET /jobs/{job_id}; its result is the sync answer.' })
   @ApiAcceptedResponse({ type: CompileAcceptedDto })
   async submit(@CurrentTenant() tenant: TenantContext, @Body() body: CompileRequestDto): Promise<CompileAcceptedDto> {
+    if (body.webhook_url) await assertWebhookUrl(body.webhook_url, this.config.webhooks.allowPrivate);
     const job = await this.jobs.create({ tenantId: tenant.tenantId, type: 'compile', input: { ...body }, webhookUrl: body.webhook_url ?? null });
     try {
       await this.queue.enqueue(QUEUES.compile, { jobId: job.id, tenantId: tenant.tenantId });

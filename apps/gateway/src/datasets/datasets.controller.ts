@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConflictResponse, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
@@ -19,6 +19,9 @@ export class DatasetsController {
   @ApiBody({ type: DatasetUploadDto })
   @ApiCreatedResponse({ type: DatasetDto })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'A form field is missing or the file cannot be parsed (line/column or sample index in errors)' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The tenant already has a dataset of that name' })
+  @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'The file exceeds DATASET_MAX_UPLOAD_BYTES' })
+  @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'Not multipart/form-data' })
   upload(@CurrentTenant() tenant: TenantContext, @Req() req: Request): Promise<DatasetDto> {
     return this.datasets.upload(tenant.tenantId, req);
   }

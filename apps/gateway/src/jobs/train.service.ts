@@ -1,11 +1,12 @@
 import { type AppConfig, InjectAppConfig } from '@app/config';
 import { QUEUES, type TrainJobInput } from '@app/contracts';
 import { ExperimentsRepository, JobsRepository, ModelsRepository } from '@app/persistence';
-import { checkWebhookTarget, CompileError, DslSandbox, QueueDriver, QueueUnavailableError, toErrorEntry, WebhookTargetError, WorkerHeartbeat } from '@app/queue';
+import { CompileError, DslSandbox, QueueDriver, QueueUnavailableError, toErrorEntry, WorkerHeartbeat } from '@app/queue';
 import { findPython } from '@app/training';
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { DomainError } from '../common/domain-error';
+import { assertWebhookUrl } from '../common/webhook-url';
 import { compileProblem } from '../compile/compile.errors';
 import { DatasetCatalog } from '../datasets/dataset-catalog.service';
 import type { TrainAcceptedDto, TrainRequestDto } from './dto/train-request.dto';
@@ -35,7 +36,7 @@ export class TrainService {
     const dataset = await this.catalog.resolve(tenantId, body.dataset);
     const engine = body.backend === 'pytorch' ? 'pytorch' : 'tfjs';
     if (engine === 'pytorch') await this.assertPytorch();
-    if (body.webhook_url) await this.assertWebhookTarget(body.webhook_url);
+    if (body.webhook_url) await assertWebhookUrl(body.webhook_url, this.config.webhooks.allowPrivate);
     let planned;
     try {
       planned = await this.sandbox.plan({
@@ -115,15 +116,6 @@ export class TrainService {
       throw new DomainError('engine_unavailable', 422, 'PyTorch not available', 'backend pytorch trains with PyTorch, which no worker has (install python3-torch or set PYTHON_BIN); use backend tensorflow or onnx to train with the tfjs engine.', [
         { field: 'backend', message: 'PyTorch is not installed on the workers' },
       ]);
-    }
-  }
-
-  private async assertWebhookTarget(url: string): Promise<void> {
-    try {
-      await checkWebhookTarget(url, this.config.webhooks.allowPrivate);
-    } catch (e) {
-      if (e instanceof WebhookTargetError) throw DomainError.validation([{ field: 'webhook_url', message: e.message }]);
-      throw e;
     }
   }
 }

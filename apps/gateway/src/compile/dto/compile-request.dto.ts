@@ -33,7 +33,7 @@ export class CompileRequestDto implements CompileRequest {
   @IsBoolean()
   enable_hpo?: boolean;
 
-  @ApiPropertyOptional({ description: 'Stored with the job. Signed webhook deliveries are not sent yet; they arrive with the training issue' })
+  @ApiPropertyOptional({ description: 'POST /compile/ only: receives signed started/completed/failed/cancelled notifications (see GET /jobs/{id}/webhooks)' })
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   @MaxLength(2048)
