@@ -164,6 +164,29 @@ describe('runTraining', () => {
     out2.model.dispose();
   });
 
+  it('lets the event loop run during validation and the test pass: an epoch’s callback work goes out, and a cancel stops the test pass', async () => {
+    const { checked, plan } = setup(BLOBS, { epochs: 1, batchSize: 8 });
+    const controller = new AbortController();
+    let turnsDuringTest = 0;
+    const out = await runTraining(tf, checked, plan, { train: blobs(96, 8), test: blobs(4000, 9), numClasses: 3 }, {
+      signal: controller.signal,
+      onEpoch: () => {
+        // Work scheduled by the last epoch's callback (an IPC send, a cancel arriving) runs while the test pass goes on.
+        const tick = () => {
+          turnsDuringTest++;
+          if (turnsDuringTest === 5) controller.abort();
+          else setImmediate(tick);
+        };
+        setImmediate(tick);
+      },
+    });
+    expect(turnsDuringTest).toBe(5);
+    expect(out.status).toBe('cancelled');
+    expect(out.history).toHaveLength(1);
+    expect(out.test).toBeUndefined();
+    out.model.dispose();
+  });
+
   it('does not grow numTensors with the number of batches, and frees everything with the model', async () => {
     const { checked, plan } = setup(BLOBS, { epochs: 4, batchSize: 8 });
     const base = tf.memory().numTensors;

@@ -100,7 +100,9 @@ export async function runTraining(tf: Tf, checked: CheckedModel, plan: TrainingP
       const seconds = training / 1000;
       const values: Record<string, number> = { epoch, loss: sums.loss(), ...sums.values() };
       if (split.validation) {
-        for (const [key, value] of Object.entries(evaluateData(ctx, split.validation))) values[`val_${key}`] = value;
+        const validation = await evaluateData(ctx, split.validation, opts.signal);
+        if (!validation) return { status: 'cancelled', history, model, startEpoch, backend };
+        for (const [key, value] of Object.entries(validation)) values[`val_${key}`] = value;
       }
       const row = { ...values, epoch_seconds: seconds, samples_per_second: split.train.count / seconds, learning_rate: learningRate } as EpochRow;
       history.push(row);
@@ -110,7 +112,11 @@ export async function runTraining(tf: Tf, checked: CheckedModel, plan: TrainingP
       }
     }
     const outcome: TrainOutcome = { status: 'completed', history, model, startEpoch, backend };
-    if (data.test) outcome.test = evaluateData(ctx, data.test);
+    if (data.test) {
+      const test = await evaluateData(ctx, data.test, opts.signal);
+      if (!test) return { status: 'cancelled', history, model, startEpoch, backend };
+      outcome.test = test;
+    }
     return outcome;
   } catch (e) {
     model.dispose();
@@ -126,7 +132,7 @@ export async function runTraining(tf: Tf, checked: CheckedModel, plan: TrainingP
  */
 export async function evaluate(tf: Tf, model: LayersModel, plan: TrainingPlan, data: TensorData): Promise<Record<string, number>> {
   const batcher = new Batcher(tf, plan, model.inputs[0].shape, model.outputs[0].shape, data);
-  return evaluateData({ tf, model, plan, batcher, metrics: plan.metrics.map((k) => metricDef(tf, k, plan.loss)) }, data);
+  return (await evaluateData({ tf, model, plan, batcher, metrics: plan.metrics.map((k) => metricDef(tf, k, plan.loss)) }, data))!;
 }
 
 interface Context {
@@ -166,7 +172,11 @@ function statistics(ctx: Context, loss: Tensor, out: Tensor, target: Targets): T
   return tf.concat([tf.reshape(loss, [1]), ...ctx.metrics.map((m) => m.stats(out, target))]);
 }
 
-function evaluateData(ctx: Context, d: TensorData): Record<string, number> {
+/**
+ * Streams the loss and metrics over `d` in inference mode. Yields to the event loop between batches, like training,
+ * so epoch messages go out and a cancel comes in during a long validation or test pass; null once `signal` aborts.
+ */
+async function evaluateData(ctx: Context, d: TensorData, signal?: AbortSignal): Promise<Record<string, number> | null> {
   const { tf, model, plan } = ctx;
   const sums = new Accumulator(ctx.metrics);
   const order = Uint32Array.from({ length: d.count }, (_, i) => i);
@@ -179,6 +189,8 @@ function evaluateData(ctx: Context, d: TensorData): Record<string, number> {
     });
     sums.add(stats.dataSync() as Float32Array, end - start);
     tf.dispose([stats, x, target.y]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal?.aborted) return null;
   }
   return { loss: sums.loss(), ...sums.values() };
 }
