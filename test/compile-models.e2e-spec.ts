@@ -1,9 +1,6 @@
-import { loadConfig } from '@app/config';
 import { ArtifactStore } from '@app/storage';
-import { createDistributedEnv, createTenantSession, startGateway, type DistributedEnv, type TenantSession, type TestGateway } from '@app/testing';
-import type { INestApplicationContext } from '@nestjs/common';
+import { createTenantSession, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
 import request from 'supertest';
-import { createWorker } from '../apps/worker/src/bootstrap';
 
 const SEED_BODY = {
   dsl_code: 'Model MyModel {\n  Input(shape=[28, 28, 1])\n  Conv2D(filters=32, kernel_size=3, activation=relu)\n  Dense(units=10, activation=softmax)\n}',
@@ -37,29 +34,20 @@ async function finished(url: string, headers: Record<string, string>, jobId: str
 
 describe.each(['embedded', 'distributed'] as const)('compile, jobs and models over HTTP (%s mode)', (mode) => {
   let gw: TestGateway;
-  let env: DistributedEnv | undefined;
-  let worker: INestApplicationContext | undefined;
+  let platform: TestPlatform;
   let a: TenantSession;
   let b: TenantSession;
   const demo = { 'X-API-Key': 'demo_api_key_12345' };
 
   beforeAll(async () => {
-    if (mode === 'distributed') {
-      env = await createDistributedEnv();
-      gw = await startGateway({ distributed: env, env: { RATE_LIMIT_ENABLED: 'false' } });
-      const config = loadConfig({ NODE_ENV: 'test', STORAGE_PATH: gw.storagePath, DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl });
-      worker = await createWorker(config, { queuePrefix: env.redisPrefix, logger: ['error'] });
-    } else {
-      gw = await startGateway({ env: { RATE_LIMIT_ENABLED: 'false' } });
-    }
+    platform = await startPlatform(mode, { RATE_LIMIT_ENABLED: 'false' });
+    gw = platform.gw;
     a = await createTenantSession(gw);
     b = await createTenantSession(gw);
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await gw?.close();
-    await env?.dispose();
+    await platform?.close();
   });
 
   it("runs the seed's compile example verbatim (POST /compile/ with the demo key) to a completed job and a model", async () => {

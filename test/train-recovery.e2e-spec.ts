@@ -102,6 +102,10 @@ async function expectResumed(url: string, headers: Record<string, string>, jobId
   const log = (await request(url).get(`/experiments/${experimentId}/artifacts/training.log`).set(headers).expect(200)).text;
   const resumedAfter = Number(/attempt 2: resuming after epoch (\d+)/.exec(log)?.[1]);
   expect(resumedAfter).toBeGreaterThanOrEqual(2);
+  // The killed attempt's lines are kept, up to its last checkpoint, followed by the attempt that finished.
+  expect(log.indexOf('attempt 1: starting')).toBeGreaterThanOrEqual(0);
+  expect(log.indexOf('attempt 1: starting')).toBeLessThan(log.indexOf('attempt 2: resuming'));
+  expect(log).toMatch(new RegExp(`epoch ${resumedAfter}/6`));
   expect(log).toMatch(new RegExp(`epochs ${resumedAfter + 1}\\.\\.6`));
 }
 

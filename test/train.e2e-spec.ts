@@ -1,14 +1,11 @@
-import { loadConfig } from '@app/config';
-import { createDistributedEnv, createTenantSession, runOnnx, startGateway, type DistributedEnv, type TenantSession, type TestGateway } from '@app/testing';
-import type { INestApplicationContext } from '@nestjs/common';
+import { loadTfjsModel } from '@app/dsl/train';
+import { createTenantSession, runOnnx, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
 import * as tf from '@tensorflow/tfjs';
 import { createHmac } from 'crypto';
 import { unzipSync } from 'fflate';
 import { createServer, type Server } from 'http';
 import type { AddressInfo } from 'net';
 import request from 'supertest';
-import { createWorker } from '../apps/worker/src/bootstrap';
-import { loadTfjsModel } from '@app/dsl/train';
 
 /** The seed's training example, verbatim: its `dsl_code` is a placeholder, so the answer is a positioned 422. */
 const SEED_TRAIN_BODY = {
@@ -95,30 +92,21 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeout
 
 describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode)', (mode) => {
   let gw: TestGateway;
-  let env: DistributedEnv | undefined;
-  let worker: INestApplicationContext | undefined;
+  let platform: TestPlatform;
   let a: TenantSession;
   let b: TenantSession;
   const demo = { 'X-API-Key': 'demo_api_key_12345' };
   const settings = { RATE_LIMIT_ENABLED: 'false', WEBHOOK_BACKOFF_MS: '50', WORKER_TRAINING_CONCURRENCY: '2' };
 
   beforeAll(async () => {
-    if (mode === 'distributed') {
-      env = await createDistributedEnv();
-      gw = await startGateway({ distributed: env, env: settings });
-      const config = loadConfig({ NODE_ENV: 'test', STORAGE_PATH: gw.storagePath, DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, ...settings });
-      worker = await createWorker(config, { queuePrefix: env.redisPrefix, logger: ['error'] });
-    } else {
-      gw = await startGateway({ env: settings });
-    }
+    platform = await startPlatform(mode, settings);
+    gw = platform.gw;
     a = await createTenantSession(gw);
     b = await createTenantSession(gw);
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await gw?.close();
-    await env?.dispose();
+    await platform?.close();
   });
 
   it("answers the seed's train example verbatim with a positioned 422 (its dsl_code is a placeholder)", async () => {
@@ -337,6 +325,13 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
     expect(done.status).toBe('completed');
     expect(done.result.test_metrics.accuracy).toBeGreaterThan(0.85);
 
+    const json = { x: Array.from({ length: 40 }, (_, i) => [[i % 2, 1 - (i % 2)], [0.5, i / 40]]), y: Array.from({ length: 40 }, (_, i) => (i % 2 ? 'odd' : 'even')) };
+    const fromJson = await request(gw.url).post('/datasets').set(a.headers).field('name', 'pairs').attach('file', Buffer.from(JSON.stringify(json)), 'pairs.json').expect(201);
+    expect(fromJson.body).toMatchObject({ format: 'json', sample_shape: [2, 2], num_classes: 2, class_names: ['even', 'odd'], train_samples: 40, test_samples: 0 });
+    const pairs = (await request(gw.url).post('/jobs/train').set(a.headers).send({ dsl_code: 'network P {\n  input: (2, 2)\n  layers:\n    Flatten()\n    Output(2, activation="softmax")\n}', backend: 'tensorflow', dataset: fromJson.body.dataset_id, training_config: { epochs: 30, validation_split: 0 } }).expect(202)).body;
+    expect((await finished(gw.url, a.headers, pairs.job_id)).status).toBe('completed');
+    await request(gw.url).delete(`/datasets/${fromJson.body.dataset_id}`).set(a.headers).expect(204);
+
     await request(gw.url).post('/datasets').set(a.headers).field('name', 'regions').attach('file', Buffer.from(rows.join('\n')), 'again.csv').expect(409);
     const bad = await request(gw.url).post('/datasets').set(a.headers).field('name', 'broken').attach('file', Buffer.from('a,b,label\n1,2,x\n3,oops,y\n'), 'broken.csv').expect(422);
     expect(bad.body).toMatchObject({ code: 'dataset_format_error' });
@@ -377,6 +372,20 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
     await post({ dsl_code: SEED_MODEL, training_config: { train_samples: 70000 } }).expect(422);
     const jobs = (await request(gw.url).get('/jobs?type=train&status=pending').set(a.headers).expect(200)).body;
     expect(jobs.jobs).toEqual([]);
+  });
+
+  it('sends a failure webhook with a message a person can read, never a stack trace or a path', async () => {
+    const hook = await webhookReceiver();
+    try {
+      const res = await request(gw.url).post('/compile/').set(a.headers).send({ dsl_code: 'Model Bad {\n  Input(shape=[4])\n  Dense(units=0)\n}', backend: 'pytorch', webhook_url: hook.url }).expect(202);
+      const failed = await until(async () => hook.received.map((r) => JSON.parse(r.body)), (bodies) => bodies.length >= 2);
+      const payload = failed.find((f) => f.event === 'failed');
+      expect(payload).toMatchObject({ job_id: res.body.job_id, status: 'failed', data: { error: { code: 'dsl_error', message: expect.stringMatching(/^line 3, column \d+: /) } } });
+      expect(JSON.stringify(payload)).not.toMatch(/\s+at\s|\/work\/|node_modules|\.ts:/);
+      expect(failed.map((f) => f.event).sort()).toEqual(['failed', 'started']);
+    } finally {
+      await hook.close();
+    }
   });
 
   it('trains a registered model by model_id', async () => {

@@ -53,7 +53,8 @@ class EnvVars {
   @IsOptional() @IsString() PYTHON_BIN?: string;
   @IsOptional() @int() @IsInt() @Min(1) @Max(100_000) TRAINING_MAX_EPOCHS?: number;
   @IsOptional() @int() @IsInt() @Min(1) @Max(1_000_000) TRAINING_MAX_BATCH_SIZE?: number;
-  @IsOptional() @int() @IsInt() @Min(1) TRAINING_TIMEOUT_SECONDS?: number;
+  // Node timers overflow past 2^31 - 1 ms (about 24.8 days).
+  @IsOptional() @int() @IsInt() @Min(1) @Max(2_000_000) TRAINING_TIMEOUT_SECONDS?: number;
   @IsOptional() @int() @IsInt() @Min(256) @Max(65_536) TRAINING_MAX_HEAP_MB?: number;
 
   @IsOptional() @IsString() DATASETS_PATH?: string;

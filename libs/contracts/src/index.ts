@@ -1,5 +1,7 @@
 /** Names and payloads shared by the gateway (producer) and the worker (consumer). Defined once, here. */
 
+import type { TrainingConfigInput } from '@app/dsl/train/types';
+
 export const QUEUES = {
   compile: 'compile',
   train: 'train',
@@ -64,17 +66,7 @@ export interface TrainRequest {
   backend: ModelBackend;
   /** A built-in dataset name or an uploaded dataset's id or name. */
   dataset: string;
-  training_config?: {
-    epochs?: number;
-    batch_size?: number;
-    learning_rate?: number;
-    validation_split?: number;
-    optimizer?: string;
-    loss?: string;
-    metrics?: string[];
-    train_samples?: number;
-    shuffle?: boolean;
-  };
+  training_config?: TrainingConfigInput;
   experiment_name?: string;
   webhook_url?: string;
   seed?: number;

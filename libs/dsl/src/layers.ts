@@ -368,5 +368,24 @@ export const LOSSES: readonly string[] = Object.keys(KERAS_LOSSES);
 /** Canonical optimizer spellings; the source may use any case. */
 export const OPTIMIZERS = ['Adam', 'SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adamax', 'Nadam', 'AdamW', 'Ftrl'] as const;
 
+/** Keyword arguments every Keras optimizer accepts. */
+export const COMMON_OPTIMIZER_ARGS: readonly string[] = ['learning_rate', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm'];
+
+/** Keyword arguments each Keras optimizer accepts besides COMMON_OPTIMIZER_ARGS (Keras 2.11+ and Keras 3). */
+export const OPTIMIZER_ARGS: Readonly<Record<string, readonly string[]>> = {
+  Adam: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
+  AdamW: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
+  SGD: ['momentum', 'nesterov'],
+  RMSprop: ['rho', 'momentum', 'epsilon', 'centered'],
+  Adagrad: ['initial_accumulator_value', 'epsilon'],
+  Adadelta: ['rho', 'epsilon'],
+  Adamax: ['beta_1', 'beta_2', 'epsilon'],
+  Nadam: ['beta_1', 'beta_2', 'epsilon'],
+  Ftrl: ['learning_rate_power', 'initial_accumulator_value', 'l1_regularization_strength', 'l2_regularization_strength'],
+};
+
+/** Keras' default learning rates that are not 0.001: what a model gets when the DSL gives none. */
+export const DEFAULT_LEARNING_RATE: Readonly<Record<string, number>> = { SGD: 0.01 };
+
 /** Device prefixes accepted by `@ "device"` (case-sensitive). */
 export const DEVICES = ['cpu', 'cuda', 'gpu', 'tpu', 'xla'] as const;

@@ -1,10 +1,11 @@
 import { type AppConfig, loadConfig } from '@app/config';
 import { ApiKeysRepository, TenantsRepository } from '@app/persistence';
-import type { INestApplication, LoggerService, LogLevel, ModuleMetadata } from '@nestjs/common';
+import type { INestApplication, INestApplicationContext, LoggerService, LogLevel, ModuleMetadata } from '@nestjs/common';
 import { randomBytes } from 'crypto';
 import Redis from 'ioredis';
 import { type AddressInfo, createServer, Socket } from 'net';
 import { createGateway } from '../../../apps/gateway/src/bootstrap';
+import { createWorker } from '../../../apps/worker/src/bootstrap';
 import { createTempDir, createThrowawayPostgres, testRedisUrl, type TempDir, type ThrowawayPostgres } from './database';
 
 /**
@@ -95,6 +96,40 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
   } catch (err) {
     await app?.close().catch(() => undefined);
     await dir?.remove();
+    throw err;
+  }
+}
+
+/** The platform as a client sees it: a gateway, and in distributed mode a worker beside it on the same database and Redis. */
+export interface TestPlatform {
+  gw: TestGateway;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the platform in either mode with the same settings: embedded (the gateway runs the jobs), or distributed
+ * (a throw-away PostgreSQL database and Redis prefix, the gateway, and a worker in this process).
+ */
+export async function startPlatform(mode: 'embedded' | 'distributed', env: Record<string, string> = {}): Promise<TestPlatform> {
+  if (mode === 'embedded') {
+    const gw = await startGateway({ env });
+    return { gw, close: () => gw.close() };
+  }
+  const distributed = await createDistributedEnv();
+  let gw: TestGateway | undefined;
+  let worker: INestApplicationContext | undefined;
+  const close = async () => {
+    await worker?.close();
+    await gw?.close();
+    await distributed.dispose();
+  };
+  try {
+    gw = await startGateway({ distributed, env });
+    const config = loadConfig({ NODE_ENV: 'test', STORAGE_PATH: gw.storagePath, DATABASE_URL: distributed.databaseUrl, REDIS_URL: distributed.redisUrl, ...env });
+    worker = await createWorker(config, { queuePrefix: distributed.redisPrefix, logger: ['error'] });
+    return { gw, close };
+  } catch (err) {
+    await close();
     throw err;
   }
 }

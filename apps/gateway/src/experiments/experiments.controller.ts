@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
+import { sendFile } from '../common/send-file';
 import { CompareDto, CompareQueryDto, ExperimentDto, ExperimentListDto, ExperimentListQueryDto } from './dto/experiment.dto';
 import { ExperimentsService } from './experiments.service';
 
@@ -47,13 +48,7 @@ export class ExperimentsController {
     @Param('artifact_name') name: string,
     @Res() res: Response,
   ): Promise<void> {
-    const file = await this.experiments.artifact(tenant.tenantId, id, name);
-    res.status(200);
-    res.attachment(file.name);
-    res.setHeader('Content-Type', /^text\/|json$/.test(file.contentType) ? `${file.contentType}; charset=utf-8` : file.contentType);
-    res.setHeader('Content-Length', String(file.sizeBytes));
-    file.stream.on('error', (err) => res.destroy(err));
-    file.stream.pipe(res);
+    sendFile(res, await this.experiments.artifact(tenant.tenantId, id, name));
   }
 
   @Get(':experiment_id/compare')

@@ -5,6 +5,7 @@ import { experimentArtifactKey, isLowerBetter } from '@app/queue';
 import { ArtifactStore, EXPERIMENT_STORE } from '@app/storage';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import type { OutgoingFile } from '../common/send-file';
 import { JobsService } from '../jobs/jobs.service';
 import type { CompareDto, CompareQueryDto, ExperimentDto, ExperimentListDto, ExperimentListItemDto, ExperimentListQueryDto } from './dto/experiment.dto';
 
@@ -53,7 +54,7 @@ export class ExperimentsService {
   }
 
   /** An artifact by its exact name from the experiment's list (never a path built from the request). */
-  async artifact(tenantId: string, id: string, name: string): Promise<{ stream: NodeJS.ReadableStream; name: string; contentType: string; sizeBytes: number }> {
+  async artifact(tenantId: string, id: string, name: string): Promise<OutgoingFile> {
     const experiment = await this.find(tenantId, id);
     const artifact = experiment.artifacts.find((a) => a.name === name);
     if (!artifact) throw DomainError.notFound(`artifact ${JSON.stringify(name.slice(0, 100))} of experiment`, id);
@@ -61,7 +62,7 @@ export class ExperimentsService {
       this.logger.error(`artifact ${artifact.key} of experiment ${id} is missing from the store`);
       throw DomainError.notFound(`artifact ${JSON.stringify(name)} of experiment`, id);
     }
-    return { stream: this.store.stream(artifact.key), name: artifact.name, contentType: artifact.contentType, sizeBytes: artifact.sizeBytes };
+    return { stream: this.store.stream(artifact.key), filename: artifact.name, contentType: artifact.contentType, sizeBytes: artifact.sizeBytes };
   }
 
   async compare(tenantId: string, id: string, q: CompareQueryDto): Promise<CompareDto> {

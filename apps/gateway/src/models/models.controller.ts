@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
+import { sendFile } from '../common/send-file';
 import { ModelDownloadQueryDto, ModelDto, ModelListDto, ModelListQueryDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 
@@ -39,13 +40,7 @@ export class ModelsController {
     @Res() res: Response,
   ): Promise<void> {
     const { stream, file } = await this.models.download(tenant.tenantId, id, query.format);
-    res.status(200);
-    // attachment() guesses a type from the extension: set ours after it.
-    res.attachment(file.filename);
-    res.setHeader('Content-Type', file.contentType.startsWith('text/') ? `${file.contentType}; charset=utf-8` : file.contentType);
-    res.setHeader('Content-Length', String(file.sizeBytes));
-    stream.on('error', (err) => res.destroy(err));
-    stream.pipe(res);
+    sendFile(res, { stream, ...file });
   }
 
   @Delete(':model_id')

@@ -9,7 +9,7 @@
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag } from '../diagnostics';
 import { isCall, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type Shape, type Value } from '../ir';
-import { KERAS_LOSSES, layerSpec } from '../layers';
+import { COMMON_OPTIMIZER_ARGS, KERAS_LOSSES, layerSpec } from '../layers';
 import { pyIdent, pyNum, pyStr, pyValue } from './python';
 import { reportUnresolvedHpo } from '../hpo';
 
@@ -931,7 +931,6 @@ const OPTIMIZERS: Record<string, { cls: string; lr: number; args: string[] }> = 
   Adadelta: { cls: 'Adadelta', lr: 0.001, args: ['rho', 'epsilon'] },
 };
 
-const COMMON_OPTIMIZER_ARGS = ['learning_rate', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm'];
 
 interface Optimizer {
   /** The torch.optim constructor call after `parameters, lr=lr`. */

@@ -6,7 +6,7 @@
 import type { CheckedModel } from '../checked';
 import { DiagnosticBag, DslError, type Diagnostic } from '../diagnostics';
 import { isCall, type CallValue, type Value } from '../ir';
-import { KERAS_LOSSES } from '../layers';
+import { COMMON_OPTIMIZER_ARGS, DEFAULT_LEARNING_RATE, KERAS_LOSSES, OPTIMIZER_ARGS } from '../layers';
 import { lowerToKeras, type KerasArg, type KerasGraph, type KerasLayer, type KerasNode } from './keras';
 import { pyNum, pyStr, pyValue } from './python';
 
@@ -23,24 +23,6 @@ const DATASETS: Record<string, string> = {
   cifar100: 'cifar100',
   imdb: 'imdb',
 };
-
-const COMMON_OPTIMIZER_ARGS = ['learning_rate', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm'];
-
-/** Keyword arguments each Keras optimizer accepts besides COMMON_OPTIMIZER_ARGS (Keras 2.11+ and Keras 3). */
-const OPTIMIZER_ARGS: Record<string, string[]> = {
-  Adam: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
-  AdamW: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
-  SGD: ['momentum', 'nesterov'],
-  RMSprop: ['rho', 'momentum', 'epsilon', 'centered'],
-  Adagrad: ['initial_accumulator_value', 'epsilon'],
-  Adadelta: ['rho', 'epsilon'],
-  Adamax: ['beta_1', 'beta_2', 'epsilon'],
-  Nadam: ['beta_1', 'beta_2', 'epsilon'],
-  Ftrl: ['learning_rate_power', 'initial_accumulator_value', 'l1_regularization_strength', 'l2_regularization_strength'],
-};
-
-/** Keras default learning rates, used when the DSL gives none so that `--learning-rate` has one place to go. */
-const DEFAULT_LR: Record<string, number> = { SGD: 0.01 };
 
 /** DSL schedule → Keras schedule class (+ fixed arguments). */
 const SCHEDULES: Record<string, { className: string; extra?: Record<string, boolean> }> = {
@@ -182,7 +164,7 @@ function optimizerLines(checked: CheckedModel, bag: DiagnosticBag): string[] {
   }
   const kwargs: string[] = [];
   // A top-level lr_schedule overrides a constant optimizer learning rate (the parser rejects two schedules).
-  const lr: Value = m.lrSchedule ?? opt.params.learning_rate ?? DEFAULT_LR[opt.type] ?? 0.001;
+  const lr: Value = m.lrSchedule ?? opt.params.learning_rate ?? DEFAULT_LEARNING_RATE[opt.type] ?? 0.001;
   for (const [key, value] of Object.entries(opt.params)) {
     if (key === 'learning_rate') continue;
     if (!COMMON_OPTIMIZER_ARGS.includes(key) && !allowed.includes(key)) {

@@ -31,24 +31,6 @@ export interface KerasOptimizer {
   dispose(): void;
 }
 
-/** Keras default learning rate per optimizer (`DEFAULT_LR` of the TensorFlow emitter). */
-export const DEFAULT_LEARNING_RATE: Readonly<Record<string, number>> = { SGD: 0.01 };
-
-/** Keras keyword arguments of each optimizer besides learning_rate, weight_decay and the clipping ones. */
-export const OPTIMIZER_ARGS: Readonly<Record<string, readonly string[]>> = {
-  Adam: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
-  AdamW: ['beta_1', 'beta_2', 'epsilon', 'amsgrad'],
-  SGD: ['momentum', 'nesterov'],
-  RMSprop: ['rho', 'momentum', 'epsilon', 'centered'],
-  Adagrad: ['initial_accumulator_value', 'epsilon'],
-  Adadelta: ['rho', 'epsilon'],
-  Adamax: ['beta_1', 'beta_2', 'epsilon'],
-  Nadam: ['beta_1', 'beta_2', 'epsilon'],
-  Ftrl: ['learning_rate_power', 'initial_accumulator_value', 'l1_regularization_strength', 'l2_regularization_strength'],
-};
-
-export const COMMON_OPTIMIZER_ARGS: readonly string[] = ['learning_rate', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm'];
-
 /** Keras' learning rate at optimizer step `step` (0 for the first update) for a plan's schedule, or its constant. */
 export function learningRateAt(plan: Pick<TrainingPlan, 'optimizer' | 'schedule'>, step: number): number {
   return plan.schedule ? scheduleAt(plan.schedule, step) : plan.optimizer.learningRate;

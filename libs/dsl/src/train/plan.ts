@@ -8,8 +8,7 @@ import { emitPytorch } from '../emit/pytorch';
 import { lowerToKeras } from '../emit/keras';
 import { reportUnresolvedHpo, type HpoAssignment } from '../hpo';
 import { isCall, isHpo, isLayer, type CallValue, type LayerNode, type ModelIR, type ModelNode, type SourceLoc, type Value } from '../ir';
-import { KERAS_LOSSES, layerSpec } from '../layers';
-import { COMMON_OPTIMIZER_ARGS, DEFAULT_LEARNING_RATE, OPTIMIZER_ARGS } from './optimizers';
+import { COMMON_OPTIMIZER_ARGS, DEFAULT_LEARNING_RATE, KERAS_LOSSES, layerSpec, OPTIMIZER_ARGS } from '../layers';
 import type { LrSchedule, TrainingEngine, TrainingLimits, TrainingPlan } from './types';
 
 export interface PlanOptions {

@@ -165,6 +165,7 @@ class TrainingRun {
   async execute(): Promise<void> {
     const { experiments, notifier } = this.c;
     const resumed = this.history.length > 0;
+    await this.loadEarlierLog();
     await experiments.update(this.experiment.id, { status: 'running', startedAt: this.experiment.startedAt ?? new Date(), history: this.history });
     await this.publish({ type: 'status', job_id: this.job.id, status: 'running', at: new Date().toISOString() });
     if (this.job.attempts <= 1) await notifier.notify(this.job, 'started', { experiment_id: this.experiment.id, total_epochs: this.epochs });
@@ -264,6 +265,8 @@ class TrainingRun {
     this.note(`epoch ${row.epoch}/${this.epochs}: ${Object.entries(metrics).map(([k, v]) => `${k}=${round(v)}`).join(' ')} (${round(row.epoch_seconds)} s, ${Math.round(row.samples_per_second)} samples/s)`);
     const checkpointKey = experimentArtifactKey(this.job.tenantId, this.experiment.id, 'checkpoint.bin');
     await experimentStore.put(checkpointKey, Buffer.from(checkpoint.buffer, checkpoint.byteOffset, checkpoint.byteLength));
+    // Kept with the checkpoint, so an attempt that dies leaves its story for the next one to continue.
+    await experimentStore.put(experimentArtifactKey(this.job.tenantId, this.experiment.id, 'training.log'), this.logText());
     await experiments.update(this.experiment.id, { history: this.history, checkpointKey, checkpointEpoch: row.epoch, finalMetrics: metrics, bestMetrics: bestMetrics(this.history) });
     this.lastWrite = Date.now();
     await this.c.jobs.markProgress(this.job.id, { progress: this.progress, currentEpoch: row.epoch, metrics });
@@ -386,7 +389,7 @@ class TrainingRun {
   private async storeArtifacts(files: Array<[string, Uint8Array | string | null]>): Promise<ExperimentArtifact[]> {
     const { experimentStore } = this.c;
     const out: ExperimentArtifact[] = [];
-    for (const [name, content] of [...files, ['training.log', this.logLines.join('\n') + '\n'] as [string, string]]) {
+    for (const [name, content] of [...files, ['training.log', this.logText()] as [string, string]]) {
       if (content === null) continue;
       const key = experimentArtifactKey(this.job.tenantId, this.experiment.id, name);
       const data = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
@@ -495,6 +498,20 @@ class TrainingRun {
   /** 0..99 for `epochsDone` of the plan's epochs; 100 is for completion. */
   private percent(epochsDone: number): number {
     return Math.min(99, Math.floor((epochsDone / Math.max(1, this.epochs)) * 100));
+  }
+
+  /** The log an earlier attempt of this job left (it died, or handed the job back), continued by this one. */
+  private async loadEarlierLog(): Promise<void> {
+    if (this.job.attempts <= 1) return;
+    const earlier = await this.c.experimentStore.get(experimentArtifactKey(this.job.tenantId, this.experiment.id, 'training.log')).catch(() => null);
+    if (!earlier) return;
+    const lines = earlier.toString('utf8').split('\n').filter(Boolean);
+    this.logLines.push(...lines);
+    this.logBytes = lines.reduce((n, l) => n + l.length + 1, 0);
+  }
+
+  private logText(): string {
+    return `${this.logLines.join('\n')}\n`;
   }
 
   private note(line: string): void {
