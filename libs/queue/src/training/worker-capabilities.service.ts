@@ -1,5 +1,5 @@
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { findPython, TrainingSandbox } from '@app/training';
+import { findPython, TrainingFailedError, TrainingSandbox } from '@app/training';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import type { WorkerInfo } from '../worker-heartbeat.service';
@@ -24,7 +24,9 @@ export class WorkerCapabilities implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const backend = this.sandbox.warmUp().then(
       (b) => this.logger.log(`training processes run tfjs on ${b}`),
-      (err: Error) => this.logger.error(`could not start a training process: ${err.message}`),
+      (err: TrainingFailedError) => {
+        if (err.code !== 'worker_stopping') this.logger.error(`could not start a training process: ${err.message}`);
+      },
     );
     const python = findPython(this.config.training.pythonBin).then(
       (found) => {

@@ -182,12 +182,12 @@ export class TrainingSandbox {
       this.onMessage(slot, msg);
     });
     child.on('error', (err) => this.logger.error(`training process error: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      failReady(new TrainingFailedError('training_crashed', 'the training process could not start', slot.stderr.join('\n')));
+    child.on('exit', () => {
+      failReady(this.closed ? new TrainingFailedError('worker_stopping', 'the worker is shutting down') : new TrainingFailedError('training_crashed', 'the training process could not start', slot.stderr.join('\n')));
       if (!this.slots.delete(slot)) return;
       const running = slot.running;
       slot.running = undefined;
-      if (running) this.finishAfterExit(running, code, signal, slot.stderr);
+      if (running) this.finishAfterExit(running, child.exitCode, child.signalCode, slot.stderr);
       this.dispatch();
     });
     this.slots.add(slot);
