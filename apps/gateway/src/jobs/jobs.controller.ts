@@ -70,6 +70,7 @@ export class JobsController {
     description: 'A `job` event with the whole job at the start and at every change, `progress` events per batch and `epoch` events with each epoch’s metrics, until the job finishes. Works across gateways and workers (Redis pub/sub).',
   })
   @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'A stream of `event: job|progress|epoch` messages whose `data` is JSON; it ends after the job finishes' })
   @ApiNotFoundResponse({ type: ProblemDto })
   async events(@CurrentTenant() tenant: TenantContext, @Param('job_id', new IdPipe('job')) id: string): Promise<Observable<MessageEvent>> {
     return this.jobs.events(tenant.tenantId, id);
