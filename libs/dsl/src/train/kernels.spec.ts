@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerGradientKernels } from './kernels';
+import { im2colPays, registerGradientKernels } from './kernels';
 
 type T4 = tf.Tensor4D;
 
@@ -181,6 +181,146 @@ describe('gradient kernels for wasm', () => {
       expect(Array.from(out.dataSync())).toEqual([0, 0, 0, 0, 6, 8]);
       out.dispose();
     }
+  });
+
+  // One input channel and many filters take the im2col formulation (`im2colPays`); the grid above takes the other.
+  it.each([
+    [1, 'valid', 1, [3, 3, 1, 32]],
+    [2, 'same', 1, [3, 3, 1, 32]],
+    [1, 'same', 1, [2, 2, 1, 24]],
+    [2, 'valid', 1, [3, 3, 1, 20]],
+  ] as const)('conv2d on one input channel, stride %d, %s (the im2col filter gradient)', async (s, pad, _d, shape) => {
+    expect(im2colPays([...shape])).toBe(true);
+    const x1 = tf.randomNormal([3, 11, 10, 1], 0, 1, 'float32', 18) as T4;
+    const f = tf.randomNormal([...shape], 0, 1, 'float32', 19) as T4;
+    const dy = tf.randomNormal(tf.conv2d(x1, f, s, pad).shape, 0, 1, 'float32', 20);
+    await expectSameGradients(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as T4, b as T4, s, pad), dy)))([x1, f]));
+    tf.dispose([x1, f, dy]);
+  });
+
+  it('the im2col filter gradient with dilation 2 and explicit padding', async () => {
+    const x1 = tf.randomNormal([3, 11, 10, 1], 0, 1, 'float32', 21) as T4;
+    const f = tf.randomNormal([3, 3, 1, 32], 0, 1, 'float32', 22) as T4;
+    const explicit = [[0, 0], [1, 2], [2, 0], [0, 0]] as tf.backend_util.ExplicitPadding;
+    const kernel = (inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>) => tf.engine().runKernel('Conv2DBackpropFilter', inputs, attrs as never) as tf.Tensor;
+    for (const [pad, d] of [['same', 2], [explicit, 1]] as const) {
+      const dy = tf.randomNormal(tf.conv2d(x1, f, 1, pad, 'NHWC', d).shape, 0, 1, 'float32', 23);
+      const shim = await on('wasm', () => kernel({ x: x1, dy }, { strides: 1, pad, dataFormat: 'NHWC', dilations: d, filterShape: f.shape }));
+      const reference = await on('cpu', () => {
+        const big = spread(f, d);
+        const out = taps(kernel({ x: x1, dy }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: big.shape }), d);
+        big.dispose();
+        return out;
+      });
+      expect(shim.shape).toEqual(f.shape);
+      expectClose(shim.dataSync(), reference.dataSync());
+      tf.dispose([dy, shim, reference]);
+    }
+    tf.dispose([x1, f]);
+  });
+
+  it('matMul with a transposed operand equals the cpu product, in either arrangement, batched and tiny ones too', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[32, 10], [500, 10], false, true], // a·bᵀ, packs aᵀ: (b·aᵀ)ᵀ
+      [[32, 300], [32, 10], true, false], // aᵀ·b, packs b
+      [[40, 7], [50, 40], true, true],
+      [[64, 100], [300, 100], false, true], // K > 48
+      [[100, 64], [1, 100, 30], true, false],
+      [[3, 20, 30], [3, 40, 30], false, true], // batched: the stock kernel
+      [[2, 3], [4, 3], false, true], // tiny: the stock kernel
+    ];
+    for (const [as, bs, ta, tb] of cases) {
+      const [a, b] = [tf.randomNormal(as, 0, 1, 'float32', 24), tf.randomNormal(bs, 0, 1, 'float32', 25)];
+      const { wasm, cpu } = await both(() => [tf.matMul(a, b, ta, tb)]);
+      expectClose(wasm[0], cpu[0]);
+      tf.dispose([a, b]);
+    }
+  });
+
+  // XNNPACK keeps the packed second operand in an operator cached under that tensor's data id alone (tfjs-backend-wasm
+  // 4.22), so a later product with the same data reshaped would get the stale operator; the transposed path only
+  // ever hands XNNPACK a tensor of its own.
+  it('a transposed product leaves no operator under the caller’s tensors: their reshaped data multiplies correctly later', async () => {
+    await tf.setBackend('wasm');
+    const a = tf.randomNormal([40, 300], 0, 1, 'float32', 26);
+    const b = tf.randomNormal([40, 20], 0, 1, 'float32', 27);
+    const c = tf.randomNormal([32, 10], 0, 1, 'float32', 28);
+    const d = tf.randomNormal([500, 10], 0, 1, 'float32', 29);
+    tf.tidy(() => [tf.matMul(a, b, true, false), tf.matMul(c, d, false, true)]).forEach((t) => t.dispose());
+    for (const t of [a, b, c, d]) {
+      const column = tf.reshape(t, [t.size, 1]);
+      const total = tf.matMul(tf.ones([1, t.size]), column);
+      expect(total.dataSync()[0]).toBeCloseTo(tf.sum(t).dataSync()[0], 2);
+      tf.dispose([column, total]);
+    }
+    tf.dispose([a, b, c, d]);
+  });
+
+  it('the same data under another shape multiplies correctly after a product (stock wasm reuses the first operator)', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4]);
+    const products = tf.tidy(() => {
+      tf.matMul(tf.ones([2, 3]), w).dataSync();
+      return [
+        tf.matMul(tf.ones([1, 6]), tf.reshape(w, [6, 2])),
+        tf.fused.matMul({ a: tf.ones([1, 4]), b: tf.reshape(w, [4, 3]), bias: tf.zeros([3]) }),
+        tf.matMul(tf.ones([1, 2]), tf.reshape(tf.clone(w), [2, 6])),
+      ];
+    });
+    expect(products.map((p) => Array.from(p.dataSync()))).toEqual([[36, 42], [22, 26, 30], [8, 10, 12, 14, 16, 18]]);
+    tf.dispose([w, ...products]);
+  });
+
+  it('sum over leading, inner, unordered and all axes equals the cpu sum', async () => {
+    const t = tf.randomNormal([4, 5, 6, 7], 0, 1, 'float32', 30);
+    const axes: (number | number[])[] = [[0, 1, 2], [0, 2], [2, 0], [1, 2], [0], 1, [0, 1, 2, 3], -1];
+    const { wasm, cpu } = await both(() => axes.flatMap((a) => [tf.sum(t, a), tf.sum(t, a, true)]));
+    wasm.forEach((w, i) => expectClose(w, cpu[i]));
+    const shapes = await on('wasm', () => tf.tidy(() => axes.map((a) => [tf.sum(t, a).shape, tf.sum(t, a, true).shape])));
+    expect(shapes).toEqual(await on('cpu', () => tf.tidy(() => axes.map((a) => [tf.sum(t, a).shape, tf.sum(t, a, true).shape]))));
+    t.dispose();
+  });
+
+  it('a clone shares the data: values survive disposing the original and assigning the variable it came from', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const ids = backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    const [init, next] = [tf.tensor1d([4, 5]), tf.tensor1d([6, 7])];
+    const v = tf.variable(init);
+    const c = tf.clone(v);
+    v.assign(next);
+    tf.dispose([init, next]);
+    expect(Array.from(c.dataSync())).toEqual([4, 5]);
+    expect(Array.from(v.dataSync())).toEqual([6, 7]);
+    tf.dispose([b, c, v]);
+    expect(backend.numDataIds()).toBe(ids);
+  });
+
+  it('frees what the faster paths allocate below the engine: wasm data ids are stable over training steps', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const x1 = tf.randomNormal([8, 12, 12, 1], 0, 1, 'float32', 31) as T4;
+    const conv = tf.variable(tf.randomNormal([3, 3, 1, 32], 0, 0.1, 'float32', 32));
+    const dense = tf.variable(tf.randomNormal([10 * 10 * 32, 10], 0, 0.1, 'float32', 33));
+    const step = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const h = tf.relu(tf.add(tf.conv2d(x1, conv as tf.Tensor as T4, 1, 'valid'), 0.1));
+          return tf.sum(tf.square(tf.matMul(tf.reshape(h, [8, -1]), dense))) as tf.Scalar;
+        });
+        for (const v of [conv, dense]) v.assign(tf.sub(v, tf.mul(grads[v.name], 1e-4)));
+        return value.dataSync()[0];
+      });
+    step();
+    const [tensors, ids] = [tf.memory().numTensors, backend.numDataIds()];
+    for (let i = 0; i < 5; i++) step();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.numDataIds()).toBe(ids);
+    tf.dispose([x1, conv, dense]);
   });
 
   it('leaks no tensor: numTensors is stable over repeated gradient steps on wasm', async () => {
