@@ -2,7 +2,7 @@ import { type AppConfig, InjectAppConfig } from '@app/config';
 import { DatasetFormatError, findBuiltinDataset, ingestDataset, type DatasetInfo } from '@app/datasets';
 import { DatasetNameTakenError, DatasetsRepository, type DatasetEntity } from '@app/persistence';
 import { ArtifactStore, ArtifactTooLargeError, DATASET_STORE } from '@app/storage';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import busboy from 'busboy';
 import { randomUUID } from 'crypto';
 import type { Request } from 'express';
@@ -22,8 +22,6 @@ interface UploadForm {
 
 @Injectable()
 export class DatasetsService {
-  private readonly logger = new Logger(DatasetsService.name);
-
   constructor(
     @InjectAppConfig() private readonly config: AppConfig,
     private readonly datasets: DatasetsRepository,
