@@ -29,4 +29,9 @@ describe('prepareTraining', () => {
     expect(err).toBeInstanceOf(TrainingConfigError);
     expect(err.errors.map((e) => e.field).sort()).toEqual(['training_config.epochs', 'training_config.optimizer']);
   });
+
+  it('refuses shuffle: false on the PyTorch engine, whose generated module always shuffles', () => {
+    expect(() => prepareTraining(SEED, { shuffle: false }, 'pytorch')).toThrow(TrainingConfigError);
+    expect(prepareTraining(SEED, { shuffle: false }, 'tfjs').plan.shuffle).toBe(false);
+  });
 });

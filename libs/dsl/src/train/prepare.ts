@@ -4,7 +4,7 @@ import type { Diagnostic } from '../diagnostics';
 import { resolveHpo } from '../hpo';
 import { DEFAULT_LIMITS } from '../limits';
 import { parse } from '../parser';
-import { applyTrainingConfig } from './config';
+import { applyTrainingConfig, TrainingConfigError } from './config';
 import { planTraining } from './plan';
 import type { TrainingConfigInput, TrainingEngine, TrainingLimits, TrainingPlan } from './types';
 
@@ -28,6 +28,10 @@ export function prepareTraining(
   engine: TrainingEngine,
   opts: { autoFlatten?: boolean; limits?: Partial<TrainingLimits> } = {},
 ): PreparedTraining {
+  if (engine === 'pytorch' && config.shuffle === false) {
+    // The generated module's run_epoch shuffles every epoch; silently shuffling anyway would not be what was asked.
+    throw new TrainingConfigError([{ field: 'training_config.shuffle', message: 'the PyTorch engine always shuffles (the generated module does); use backend tensorflow or onnx to train without shuffling' }]);
+  }
   const parsed = parse(source, DEFAULT_LIMITS);
   const resolved = resolveHpo(parsed.model);
   let model = applyTrainingConfig(resolved.model, config, opts.limits);
