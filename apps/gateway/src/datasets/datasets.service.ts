@@ -7,6 +7,7 @@ import busboy from 'busboy';
 import { randomUUID } from 'crypto';
 import type { Request } from 'express';
 import { DomainError } from '../common/domain-error';
+import { iso } from '../common/iso';
 import { DatasetCatalog, uploadInfo } from './dataset-catalog.service';
 import type { DatasetDto, DatasetListDto, DatasetListQueryDto } from './dto/dataset.dto';
 
@@ -214,6 +215,6 @@ function view(info: DatasetInfo, row?: DatasetEntity): DatasetDto {
     source: info.source,
     format: row?.format ?? null,
     size_bytes: row?.sizeBytes ?? null,
-    created_at: row ? new Date(row.createdAt).toISOString() : null,
+    created_at: iso(row?.createdAt),
   };
 }

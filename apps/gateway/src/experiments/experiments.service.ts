@@ -5,11 +5,10 @@ import { experimentArtifactKey, isLowerBetter } from '@app/queue';
 import { ArtifactStore, EXPERIMENT_STORE } from '@app/storage';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
+import { iso } from '../common/iso';
 import type { OutgoingFile } from '../common/send-file';
 import { JobsService } from '../jobs/jobs.service';
 import type { CompareDto, CompareQueryDto, ExperimentDto, ExperimentListDto, ExperimentListItemDto, ExperimentListQueryDto } from './dto/experiment.dto';
-
-const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
 
 @Injectable()
 export class ExperimentsService {

@@ -1,5 +1,6 @@
 import type { JobStatus, JobType } from '@app/contracts';
 import type { JobEntity } from '@app/persistence';
+import { iso } from '../common/iso';
 
 /** A job as the API shows it (API.md "Jobs"). */
 export interface JobView {
@@ -18,8 +19,6 @@ export interface JobView {
   started_at: string | null;
   completed_at: string | null;
 }
-
-const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
 
 export function toJobView(job: JobEntity): JobView {
   return {

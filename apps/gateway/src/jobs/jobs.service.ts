@@ -5,6 +5,7 @@ import { Injectable } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
+import { iso } from '../common/iso';
 import type { JobListDto, JobListQueryDto, WebhookDeliveryListDto } from './dto/job.dto';
 import { toJobView, type JobView } from './job.view';
 
@@ -43,7 +44,7 @@ export class JobsService {
       const now = await this.get(tenantId, id);
       throw DomainError.conflict(`Job ${id} already finished with status ${now.status}; only pending or running jobs can be cancelled.`);
     }
-    await this.bus.publish({ type: 'status', job_id: id, status: 'cancelled', at: new Date().toISOString() });
+    await this.bus.publishStatus(id, 'cancelled');
     const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
     if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
     await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });
@@ -62,13 +63,13 @@ export class JobsService {
         status: d.status,
         attempts: d.attempts,
         max_attempts: d.maxAttempts,
-        next_attempt_at: d.nextAttemptAt ? new Date(d.nextAttemptAt).toISOString() : null,
+        next_attempt_at: iso(d.nextAttemptAt),
         last_status_code: d.lastStatusCode,
         last_error: d.lastError,
         payload: JSON.parse(d.payload) as Record<string, unknown>,
         attempt_log: d.attemptLog.map((a) => ({ attempt: a.attempt, at: a.at, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs })),
-        created_at: new Date(d.createdAt).toISOString(),
-        delivered_at: d.deliveredAt ? new Date(d.deliveredAt).toISOString() : null,
+        created_at: iso(d.createdAt)!,
+        delivered_at: iso(d.deliveredAt),
       })),
     };
   }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { JobEvent } from '@app/contracts';
+import type { JobEvent, JobStatus } from '@app/contracts';
 import { EventEmitter } from 'events';
 import Redis from 'ioredis';
 
@@ -12,6 +12,10 @@ export type JobEventListener = (event: JobEvent) => void;
 export abstract class JobEventBus {
   /** Never throws: a lost update must not fail the work that produced it. */
   abstract publish(event: JobEvent): Promise<void>;
+  /** A job's new status, now. */
+  publishStatus(jobId: string, status: JobStatus): Promise<void> {
+    return this.publish({ type: 'status', job_id: jobId, status, at: new Date().toISOString() });
+  }
   /** Calls `listener` for every event of the job until the returned function is called. */
   abstract subscribe(jobId: string, listener: JobEventListener): Promise<() => Promise<void>>;
   abstract close(): Promise<void>;

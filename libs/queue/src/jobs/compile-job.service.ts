@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'crypto';
-import { ERROR_CODES, QUEUES, type CompileRequest, type JobPayload, type JobStatus } from '@app/contracts';
+import { ERROR_CODES, QUEUES, type CompileRequest, type JobPayload } from '@app/contracts';
 import { JobsRepository } from '@app/persistence';
 import { JobEventBus } from '../events/job-event-bus';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
@@ -38,7 +38,7 @@ export class CompileJobService implements OnModuleInit {
       await this.jobs.markFailed(jobId, { code: ERROR_CODES.internal, detail: 'the job does not belong to the tenant it was queued for' });
       return;
     }
-    await this.status(jobId, 'running');
+    await this.bus.publishStatus(jobId, 'running');
     if (job.attempts <= 1) await this.notifier.notify(job, 'started');
     try {
       const result = await this.compiler.compileAndStore(tenantId, job.input as CompileRequest, jobId);
@@ -47,19 +47,16 @@ export class CompileJobService implements OnModuleInit {
         await this.compiler.discard(tenantId, result.model_id);
         return;
       }
-      await this.status(jobId, 'completed');
+      await this.bus.publishStatus(jobId, 'completed');
       await this.notifier.notify(job, 'completed', { model_id: result.model_id, download_url: result.download_url });
     } catch (err) {
       const failure = this.failure(jobId, err);
       if (!(await this.jobs.markFailed(jobId, failure))) return;
-      await this.status(jobId, 'failed');
+      await this.bus.publishStatus(jobId, 'failed');
       await this.notifier.notify(job, 'failed', { error: { code: failure.code, message: failure.detail } });
     }
   }
 
-  private status(jobId: string, status: JobStatus): Promise<void> {
-    return this.bus.publish({ type: 'status', job_id: jobId, status, at: new Date().toISOString() });
-  }
 
   private failure(jobId: string, err: unknown): { code: string; detail: string; errors?: unknown[] } {
     if (err instanceof DslCompileError) return { code: err.code, detail: err.message, errors: err.errors };

@@ -120,7 +120,7 @@ export class Reconciler {
   private async afterLost(job: JobEntity, error: JobError): Promise<void> {
     const experiment = job.type === 'train' ? await this.experiments.findByJob(job.id) : null;
     if (experiment) await this.experiments.update(experiment.id, { status: 'failed', error, completedAt: new Date() });
-    await this.bus.publish({ type: 'status', job_id: job.id, status: 'failed', at: new Date().toISOString() });
+    await this.bus.publishStatus(job.id, 'failed');
     await this.notifier.notify(job, 'failed', { ...(experiment ? { experiment_id: experiment.id } : {}), error: { code: error.code, message: error.detail } });
   }
 }

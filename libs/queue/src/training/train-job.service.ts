@@ -167,7 +167,7 @@ class TrainingRun {
     const resumed = this.history.length > 0;
     await this.loadEarlierLog();
     await experiments.update(this.experiment.id, { status: 'running', startedAt: this.experiment.startedAt ?? new Date(), history: this.history });
-    await this.publish({ type: 'status', job_id: this.job.id, status: 'running', at: new Date().toISOString() });
+    await this.c.bus.publishStatus(this.job.id, 'running');
     if (this.job.attempts <= 1) await notifier.notify(this.job, 'started', { experiment_id: this.experiment.id, total_epochs: this.epochs });
     this.note(resumed ? `attempt ${this.job.attempts}: resuming after epoch ${this.experiment.checkpointEpoch}` : `attempt ${this.job.attempts}: starting`);
 
@@ -333,7 +333,7 @@ class TrainingRun {
       completedAt: new Date(),
     });
     await this.dropCheckpoint();
-    await this.publish({ type: 'status', job_id: this.job.id, status: 'completed', at: new Date().toISOString() });
+    await this.c.bus.publishStatus(this.job.id, 'completed');
     await notifier.notify(this.job, 'completed', { experiment_id: this.experiment.id, model_id: modelId, final_metrics: finalMetrics, test_metrics: result.test });
   }
 
@@ -371,7 +371,7 @@ class TrainingRun {
       completedAt: new Date(),
     });
     if (!failed) return;
-    await this.publish({ type: 'status', job_id: this.job.id, status: 'failed', at: new Date().toISOString() });
+    await this.c.bus.publishStatus(this.job.id, 'failed');
     await notifier.notify(this.job, 'failed', { experiment_id: this.experiment.id, error: { code: error.code, message: error.detail } });
   }
 
