@@ -101,6 +101,24 @@ export interface TrainResult {
   download_url: string;
 }
 
+/** `deploying` until the deploy job finishes; `paused` while scaled to 0 replicas. */
+export const DEPLOYMENT_STATUSES = ['deploying', 'deployed', 'paused', 'failed'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
+/** How predictions are read: `classes` are argmax (softmax) or p >= 0.5 (a single sigmoid unit); none for raw. */
+export const OUTPUT_KINDS = ['softmax', 'sigmoid', 'raw'] as const;
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+/** The `result` of a completed deploy job. */
+export interface DeployResult {
+  deployment_id: string;
+  model_id: string;
+  status: DeploymentStatus;
+  endpoint: string;
+  input_shape: number[];
+  output_shape: number[];
+}
+
 /** Live updates of a job, published by whoever changes it and streamed by `GET /jobs/{id}/events`. */
 export type JobEvent =
   | { type: 'status'; job_id: string; status: JobStatus; at: string }

@@ -9,4 +9,5 @@ export * from './repositories/tenants.repository';
 export * from './repositories/experiments.repository';
 export * from './repositories/datasets.repository';
 export * from './repositories/webhook-deliveries.repository';
+export * from './repositories/deployments.repository';
 export { isUuid, type Page, type PageQuery } from './repositories/repository.utils';

@@ -10,8 +10,9 @@ import { JobsRepository } from './repositories/jobs.repository';
 import { ModelsRepository } from './repositories/models.repository';
 import { TenantsRepository } from './repositories/tenants.repository';
 import { WebhookDeliveriesRepository } from './repositories/webhook-deliveries.repository';
+import { DeploymentsRepository } from './repositories/deployments.repository';
 
-const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository, ExperimentsRepository, DatasetsRepository, WebhookDeliveriesRepository];
+const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository, ExperimentsRepository, DatasetsRepository, WebhookDeliveriesRepository, DeploymentsRepository];
 
 /**
  * The database connection (from the injected APP_CONFIG, migrated on start) and the repositories, global.

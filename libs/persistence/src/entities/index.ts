@@ -2,6 +2,7 @@ import { EntitySchema } from 'typeorm';
 import { apiKeySchema } from './api-key.entity';
 import { Dialect } from './column-types';
 import { datasetSchema } from './dataset.entity';
+import { deploymentSchema } from './deployment.entity';
 import { experimentSchema } from './experiment.entity';
 import { jobSchema } from './job.entity';
 import { modelSchema } from './model.entity';
@@ -16,6 +17,7 @@ export { ModelEntity, type ModelFormat } from './model.entity';
 export { TenantEntity } from './tenant.entity';
 export { ExperimentEntity, type ExperimentArtifact } from './experiment.entity';
 export { DatasetEntity, DATASET_FORMATS, type DatasetFormat } from './dataset.entity';
+export { DeploymentEntity, type DeploymentConfig } from './deployment.entity';
 export { WebhookDeliveryEntity, WEBHOOK_EVENTS, DELIVERY_STATUSES, type WebhookEvent, type DeliveryStatus, type DeliveryAttempt } from './webhook-delivery.entity';
 
 /**
@@ -31,5 +33,6 @@ export function entitySchemas(dialect: Dialect): EntitySchema[] {
     experimentSchema(dialect),
     datasetSchema(dialect),
     webhookDeliverySchema(dialect),
+    deploymentSchema(dialect),
   ] as EntitySchema[];
 }
