@@ -11,6 +11,7 @@ import { ApiAuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CompileModule } from './compile/compile.module';
 import { DatasetsModule } from './datasets/datasets.module';
+import { DeploymentsModule } from './deployments/deployments.module';
 import { ExperimentsModule } from './experiments/experiments.module';
 import { JobsModule } from './jobs/jobs.module';
 import { ModelsModule } from './models/models.module';
@@ -37,7 +38,7 @@ export class AppModule {
       PersistenceModule.forRoot(),
       StorageModule.forRoot(),
       QueueModule.forRoot(config, { prefix: options.redisPrefix }),
-      GatewayRedisModule.forRoot(`${options.redisPrefix}:ratelimit:`),
+      GatewayRedisModule.forRoot(options.redisPrefix),
       AuthModule,
       SystemModule,
       CompileModule,
@@ -45,6 +46,7 @@ export class AppModule {
       ExperimentsModule,
       DatasetsModule,
       ModelsModule,
+      DeploymentsModule,
     ];
     if (options.runWorker) imports.push(WorkerCoreModule);
     // Guards run in this order: who is calling first, so the rate limit can count per API key.

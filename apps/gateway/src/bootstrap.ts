@@ -3,12 +3,15 @@ import type { INestApplication, LoggerService, LogLevel, ModuleMetadata } from '
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module';
 import { bodyParserErrorsMiddleware } from './common/body-parser-errors.middleware';
 import { buildOpenApiDocument } from './common/openapi';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation.pipe';
+
+const PREDICT_PATH = /^\/deployments\/[^/]+\/predict\/?$/;
 
 export interface GatewayOptions {
   /** Nest's logger setting; `false` silences it (tests). Default: Nest's console logger. */
@@ -45,7 +48,10 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     exposedHeaders: [REQUEST_ID_HEADER, 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'Content-Disposition', 'WWW-Authenticate'],
     maxAge: 600,
   });
-  app.useBodyParser('json', { limit: config.http.bodyLimit, type: ['application/json', 'application/*+json'] });
+  const jsonTypes = ['application/json', 'application/*+json'];
+  // Predict bodies carry whole batches of instances: their own limit; the general parser then skips them.
+  app.use(PREDICT_PATH, json({ limit: config.serving.bodyLimit, type: jsonTypes }), bodyParserErrorsMiddleware(config.serving.bodyLimit));
+  app.useBodyParser('json', { limit: config.http.bodyLimit, type: jsonTypes });
   app.use(bodyParserErrorsMiddleware(config.http.bodyLimit));
   app.useGlobalPipes(createValidationPipe());
 

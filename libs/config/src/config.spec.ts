@@ -71,6 +71,30 @@ describe('loadConfig', () => {
     expect(set.redis.prefix).toBe('staging');
   });
 
+  it('reads the serving settings, with defaults, and names bad ones', () => {
+    const c = load({});
+    expect(c.serving).toEqual({
+      maxReplicas: 8,
+      maxBatch: 256,
+      bodyLimit: '8mb',
+      timeoutMs: 10_000,
+      queuePerReplica: 64,
+      threadsPerReplica: 1,
+      maxModels: 16,
+      syncIntervalMs: 1000,
+      image: 'neural-dsl-platform:0.1.0',
+      publicUrl: 'http://localhost:8000',
+    });
+    expect(c.storage.deploymentsPath).toMatch(/neural_storage\/deployments$/);
+    const set = load({ DEPLOYMENT_MAX_REPLICAS: '2', PREDICT_MAX_BATCH: '64', PUBLIC_URL: 'https://ml.example.com/', SERVING_IMAGE: 'registry.example.com/neural:1.2', DEPLOYMENTS_PATH: '/srv/deployments' });
+    expect(set.serving).toMatchObject({ maxReplicas: 2, maxBatch: 64, publicUrl: 'https://ml.example.com', image: 'registry.example.com/neural:1.2' });
+    expect(set.storage.deploymentsPath).toBe('/srv/deployments');
+    const bads: Array<Record<string, string>> = [{ DEPLOYMENT_MAX_REPLICAS: '0' }, { PREDICT_MAX_BATCH: 'many' }, { PUBLIC_URL: 'ftp://x' }, { SERVING_SYNC_INTERVAL_MS: '5' }, { PREDICT_BODY_LIMIT: '8 gigs' }];
+    for (const bad of bads) {
+      expect(problem(bad)).toContain(Object.keys(bad)[0]);
+    }
+  });
+
   it('refuses private webhook targets by default in production only, and names bad training settings', () => {
     expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret' }).webhooks.allowPrivate).toBe(false);
     expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret', WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate).toBe(true);

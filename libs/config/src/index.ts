@@ -69,6 +69,18 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(100) @Max(60_000) WEBHOOK_TIMEOUT_MS?: number;
 
   @IsOptional() @int() @IsInt() @Min(2) @Max(100) COMPARE_MAX_EXPERIMENTS?: number;
+
+  @IsOptional() @IsString() DEPLOYMENTS_PATH?: string;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(64) DEPLOYMENT_MAX_REPLICAS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(100_000) PREDICT_MAX_BATCH?: number;
+  @IsOptional() @Matches(/^\d+(b|kb|mb)$/i) PREDICT_BODY_LIMIT?: string;
+  @IsOptional() @int() @IsInt() @Min(10) @Max(600_000) PREDICT_TIMEOUT_MS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(10_000) SERVING_QUEUE_PER_REPLICA?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(64) SERVING_THREADS_PER_REPLICA?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(1000) SERVING_MAX_MODELS?: number;
+  @IsOptional() @int() @IsInt() @Min(100) @Max(60_000) SERVING_SYNC_INTERVAL_MS?: number;
+  @IsOptional() @Matches(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/) SERVING_IMAGE?: string;
+  @IsOptional() @Matches(/^https?:\/\/[^\s]+$/) PUBLIC_URL?: string;
 }
 
 export interface AppConfig {
@@ -82,7 +94,7 @@ export interface AppConfig {
   database: { url?: string; sqlitePath: string };
   /** `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart. */
   redis: { url?: string; prefix: string };
-  storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string };
+  storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string; deploymentsPath: string };
   queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number };
   training: {
     /** Trainings a worker runs at once, each in its own process (one per core by default). */
@@ -99,6 +111,26 @@ export interface AppConfig {
   datasets: { fashionMnistPath: string; maxUploadBytes: number; maxSamples: number; maxFeatures: number };
   webhooks: { allowPrivate: boolean; maxAttempts: number; backoffMs: number; timeoutMs: number };
   experiments: { compareMax: number };
+  serving: {
+    maxReplicas: number;
+    /** Instances per predict request. */
+    maxBatch: number;
+    /** JSON body limit of the predict route (the other routes keep BODY_LIMIT). */
+    bodyLimit: string;
+    timeoutMs: number;
+    /** Requests waiting or running per serving worker before predict answers 503. */
+    queuePerReplica: number;
+    /** ONNX Runtime intra-op threads of each serving worker. */
+    threadsPerReplica: number;
+    /** Deployments a gateway keeps loaded at once; the least recently used beyond it are unloaded. */
+    maxModels: number;
+    /** How often a gateway re-reads the deployments it serves (scale and delete on other gateways reach it then). */
+    syncIntervalMs: number;
+    /** The model-server image of generated Kubernetes manifests. */
+    image: string;
+    /** This platform's base URL as the manifests' model download reaches it. */
+    publicUrl: string;
+  };
 }
 
 /** A configuration problem, naming the variable; the process prints it and exits before anything starts. */
@@ -155,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       experimentsPath: resolve(vars.EXPERIMENTS_PATH ?? resolve(root, 'experiments')),
       modelsPath: resolve(vars.MODELS_PATH ?? resolve(root, 'models')),
       datasetsPath: resolve(vars.DATASETS_PATH ?? resolve(root, 'datasets')),
+      deploymentsPath: resolve(vars.DEPLOYMENTS_PATH ?? resolve(root, 'deployments')),
     },
     queue: {
       concurrency: vars.WORKER_CONCURRENCY ?? 2,
@@ -186,6 +219,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: vars.WEBHOOK_TIMEOUT_MS ?? 5000,
     },
     experiments: { compareMax: vars.COMPARE_MAX_EXPERIMENTS ?? 20 },
+    serving: {
+      maxReplicas: vars.DEPLOYMENT_MAX_REPLICAS ?? 8,
+      maxBatch: vars.PREDICT_MAX_BATCH ?? 256,
+      bodyLimit: vars.PREDICT_BODY_LIMIT ?? '8mb',
+      timeoutMs: vars.PREDICT_TIMEOUT_MS ?? 10_000,
+      queuePerReplica: vars.SERVING_QUEUE_PER_REPLICA ?? 64,
+      threadsPerReplica: vars.SERVING_THREADS_PER_REPLICA ?? 1,
+      maxModels: vars.SERVING_MAX_MODELS ?? 16,
+      syncIntervalMs: vars.SERVING_SYNC_INTERVAL_MS ?? 1000,
+      image: vars.SERVING_IMAGE ?? 'neural-dsl-platform:0.1.0',
+      publicUrl: (vars.PUBLIC_URL ?? `http://localhost:${vars.API_PORT ?? 8000}`).replace(/\/+$/, ''),
+    },
   };
 }
 

@@ -1,3 +1,3 @@
 export * from './artifact-store';
 export { LocalArtifactStore } from './local-artifact-store';
-export { StorageModule, EXPERIMENT_STORE, DATASET_STORE } from './storage.module';
+export { StorageModule, EXPERIMENT_STORE, DATASET_STORE, DEPLOYMENT_STORE } from './storage.module';

@@ -8,6 +8,8 @@ import { LocalArtifactStore } from './local-artifact-store';
 export const EXPERIMENT_STORE = 'EXPERIMENT_STORE';
 /** Injection token of the store holding uploaded datasets (under `config.storage.datasetsPath`). */
 export const DATASET_STORE = 'DATASET_STORE';
+/** Injection token of the store holding deployed models' ONNX files (under `config.storage.deploymentsPath`). */
+export const DEPLOYMENT_STORE = 'DEPLOYMENT_STORE';
 
 /**
  * Provides the artifact stores (global): {@link ArtifactStore} for model files under `config.storage.modelsPath`,
@@ -26,8 +28,9 @@ export class StorageModule {
         { provide: ArtifactStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.modelsPath) },
         { provide: EXPERIMENT_STORE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.experimentsPath) },
         { provide: DATASET_STORE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.datasetsPath) },
+        { provide: DEPLOYMENT_STORE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStore(config.storage.deploymentsPath) },
       ],
-      exports: [ArtifactStore, EXPERIMENT_STORE, DATASET_STORE],
+      exports: [ArtifactStore, EXPERIMENT_STORE, DATASET_STORE, DEPLOYMENT_STORE],
     };
     return StorageModule.root;
   }

@@ -103,6 +103,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
 /** The platform as a client sees it: a gateway, and in distributed mode a worker beside it on the same database and Redis. */
 export interface TestPlatform {
   gw: TestGateway;
+  /** The shared database and Redis prefix (distributed mode): more gateways or workers can join it. */
+  distributed?: DistributedEnv;
   close(): Promise<void>;
 }
 
@@ -127,7 +129,7 @@ export async function startPlatform(mode: 'embedded' | 'distributed', env: Recor
     gw = await startGateway({ distributed, env });
     const config = loadConfig({ NODE_ENV: 'test', STORAGE_PATH: gw.storagePath, DATABASE_URL: distributed.databaseUrl, REDIS_URL: distributed.redisUrl, ...env });
     worker = await createWorker(config, { queuePrefix: distributed.redisPrefix, logger: ['error'] });
-    return { gw, close };
+    return { gw, distributed, close };
   } catch (err) {
     await close();
     throw err;

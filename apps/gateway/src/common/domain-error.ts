@@ -22,6 +22,8 @@ export class DomainError extends Error {
     readonly detail: string,
     /** Per-item problems (fields of a 422, DSL diagnostics). */
     readonly errors?: readonly unknown[],
+    /** Sent as `Retry-After` (seconds): the request may succeed when repeated after it. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail);
     this.name = new.target.name;
@@ -53,7 +55,7 @@ export class DomainError extends Error {
     return new DomainError(ERROR_CODES.validation, 422, 'Unprocessable Entity', detail, errors);
   }
 
-  static unavailable(detail: string): DomainError {
-    return new DomainError(ERROR_CODES.unavailable, 503, 'Service Unavailable', detail);
+  static unavailable(detail: string, retryAfterSeconds?: number): DomainError {
+    return new DomainError(ERROR_CODES.unavailable, 503, 'Service Unavailable', detail, undefined, retryAfterSeconds);
   }
 }

@@ -1,5 +1,5 @@
 import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
-import { ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
+import { DeploymentsRepository, ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
 import { JobEventBus, WebhookNotifier } from '@app/queue';
 import { Injectable } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
@@ -20,6 +20,7 @@ export class JobsService {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly experiments: ExperimentsRepository,
+    private readonly deployments: DeploymentsRepository,
     private readonly deliveries: WebhookDeliveriesRepository,
     private readonly bus: JobEventBus,
     private readonly notifier: WebhookNotifier,
@@ -47,6 +48,9 @@ export class JobsService {
     await this.bus.publishStatus(id, 'cancelled');
     const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
     if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
+    const deploymentId = job.type === 'deploy' ? (job.input as { deployment_id?: string }).deployment_id : undefined;
+    // A deployment still coming up stops there; its deploy job, if running, finds it no longer deploying.
+    if (deploymentId) await this.deployments.markFailed(deploymentId, { code: 'cancelled', detail: `its deploy job ${id} was cancelled` });
     await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });
     return this.get(tenantId, id);
   }

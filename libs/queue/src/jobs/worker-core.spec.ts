@@ -173,11 +173,11 @@ describe.each(MODES)('worker core in $mode mode ($dialect)', ({ mode, dialect })
   });
 
   it('reconciler: leaves stale-looking jobs alone while the transport still holds them', async () => {
-    // No deploy consumer exists yet, so these wait in their queue: known to the transport.
+    // Delayed entries wait in their queue, untouched by the consumer: known to the transport.
     const pending = await worker.jobs.create({ tenantId, type: 'deploy', input: {} });
     const running = await worker.jobs.create({ tenantId, type: 'deploy', input: {} });
-    await worker.driver.enqueue(QUEUES.deploy, { jobId: pending.id, tenantId });
-    await worker.driver.enqueue(QUEUES.deploy, { jobId: running.id, tenantId });
+    await worker.driver.enqueue(QUEUES.deploy, { jobId: pending.id, tenantId }, { delayMs: 600_000 });
+    await worker.driver.enqueue(QUEUES.deploy, { jobId: running.id, tenantId }, { delayMs: 600_000 });
     await worker.jobs.markRunning(running.id);
     const report = await worker.reconciler.reconcile(later());
     expect([...report.reenqueued, ...report.requeued, ...report.failed]).not.toContain(pending.id);
