@@ -84,7 +84,9 @@ async function freePort(): Promise<number> {
 
 /** Kills `victim` once the job has finished two epochs, and checks its training process went with it. */
 async function killAfterTwoEpochs(url: string, headers: Record<string, string>, jobId: string, victim: Proc): Promise<Json> {
+  // current_epoch is the epoch in progress; the experiment's epochs_completed counts checkpointed ones.
   const job = await until(async () => (await request(url).get(`/jobs/${jobId}`).set(headers)).body as Json, (j) => j.status === 'running' && j.current_epoch >= 2, 90_000, 'two epochs', victim);
+  await until(async () => (await request(url).get(`/experiments/${job.experiment_id}`).set(headers)).body as Json, (e) => e.epochs_completed >= 2, 90_000, 'two checkpointed epochs', victim);
   const trainers = childrenOf(victim.child.pid!);
   expect(trainers.length).toBeGreaterThanOrEqual(1);
   await kill(victim);
