@@ -1,4 +1,6 @@
 import { loadBuiltinDataset } from '@app/datasets';
+import { ModelsRepository } from '@app/persistence';
+import { ArtifactStore } from '@app/storage';
 import { loadTfjsModel } from '@app/dsl/train';
 import { createTenantSession, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
 import * as tf from '@tensorflow/tfjs';
@@ -287,6 +289,24 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
     await request(gw.url).post(`/deployments/${id}/scale`).set(a.headers).send({ replicas: 1 }).expect(200);
     const res = await predict(id, base64(test.x, 0, 2)).expect(200);
     expect(res.body.predictions).toHaveLength(2);
+    await request(gw.url).delete(`/deployments/${id}`).set(a.headers).expect(204);
+  });
+
+  it('fails a deployment whose model ONNX Runtime cannot load, with the reason on the deployment and its job', async () => {
+    const iris = 'network Flowers {\n  input: (4,)\n  layers:\n    Dense(units=8, activation="relu")\n    Output(units=3, activation="softmax")\n}';
+    const train = await request(gw.url).post('/jobs/train').set(a.headers).send({ dsl_code: iris, backend: 'tensorflow', dataset: 'Iris', training_config: { epochs: 1 } }).expect(202);
+    const job = await until(async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body, (j) => j.status === 'completed', 60_000);
+    const model = await gw.get(ModelsRepository).findForTenant(a.tenantId, job.model_id);
+    await gw.get(ArtifactStore).put(model!.formats!.onnx.key, Buffer.from('not an onnx file'));
+    const created = await deploy(a.headers, { model_id: job.model_id, deployment_name: 'broken' }).expect(201);
+    const id = created.body.deployment_id;
+    const failed = await until(() => get(id), (d) => d.status !== 'deploying');
+    expect(failed).toMatchObject({ status: 'failed', ready_replicas: 0, error: { code: 'model_not_servable', detail: expect.stringMatching(/ONNX/) } });
+    const deployJob = (await request(gw.url).get(`/jobs/${created.body.job_id}`).set(a.headers).expect(200)).body;
+    expect(deployJob).toMatchObject({ type: 'deploy', status: 'failed', error: { code: 'model_not_servable' } });
+    expect((await predict(id, [[1, 2, 3, 4]]).expect(409)).body.detail).toMatch(/failed/);
+    await request(gw.url).post(`/deployments/${id}/scale`).set(a.headers).send({ replicas: 2 }).expect(409);
+    await request(gw.url).get(`/deployments/${id}/manifests`).set(a.headers).expect(409);
     await request(gw.url).delete(`/deployments/${id}`).set(a.headers).expect(204);
   });
 
