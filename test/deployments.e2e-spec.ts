@@ -211,6 +211,14 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
       expect(counted.latency_p50_ms).toBeGreaterThan(0);
       expect(counted.latency_p99_ms).toBeGreaterThanOrEqual(counted.latency_p50_ms);
 
+      // The whole batch as raw float32 bytes, the fastest form; other keys beside instances are refused.
+      const raw = (body: Buffer) => request(gw.url).post(`/deployments/${id}/predict`).set(a.headers).set('Content-Type', 'application/octet-stream').send(body);
+      const rawBatch = Buffer.from(test.x.buffer, test.x.byteOffset, 3 * SAMPLE * 4);
+      expect((await raw(rawBatch).expect(200)).body.predictions).toEqual(res.body.predictions);
+      expect((await raw(rawBatch.subarray(0, 100)).expect(422)).body.detail).toMatch(/100 bytes.*\[28, 28, 1\]/);
+      expect((await request(gw.url).post(`/deployments/${id}/predict`).set(a.headers).send({ instances: base64(test.x, 0, 1), extra: 1 }).expect(422)).body.errors).toEqual([{ field: 'extra', message: 'property extra should not exist' }]);
+      await request(gw.url).post(`/deployments/${id}/predict`).set(a.headers).send([1, 2]).expect(422);
+
       // Scale 1 → 2 (body) → 0 (?replicas= as in the seed) → 1.
       const two = await request(gw.url).post(`/deployments/${id}/scale`).set(a.headers).send({ replicas: 2 }).expect(200);
       expect(two.body).toMatchObject({ status: 'deployed', replicas: 2, ready_replicas: 2 });

@@ -3,7 +3,7 @@ import type { INestApplication, LoggerService, LogLevel, ModuleMetadata } from '
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, raw } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module';
 import { bodyParserErrorsMiddleware } from './common/body-parser-errors.middleware';
@@ -50,7 +50,12 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   });
   const jsonTypes = ['application/json', 'application/*+json'];
   // Predict bodies carry whole batches of instances: their own limit; the general parser then skips them.
-  app.use(PREDICT_PATH, json({ limit: config.serving.bodyLimit, type: jsonTypes }), bodyParserErrorsMiddleware(config.serving.bodyLimit));
+  app.use(
+    PREDICT_PATH,
+    json({ limit: config.serving.bodyLimit, type: jsonTypes }),
+    raw({ limit: config.serving.bodyLimit, type: 'application/octet-stream' }),
+    bodyParserErrorsMiddleware(config.serving.bodyLimit),
+  );
   app.useBodyParser('json', { limit: config.http.bodyLimit, type: jsonTypes });
   app.use(bodyParserErrorsMiddleware(config.http.bodyLimit));
   app.useGlobalPipes(createValidationPipe());

@@ -1,4 +1,4 @@
-import { decodeInstances, formatPredictions } from './instances';
+import { decodeInstances, decodeRawInstances, formatPredictions } from './instances';
 import { InstancesError } from './serving.errors';
 
 const MNIST = [28, 28, 1];
@@ -92,6 +92,10 @@ describe('decodeInstances', () => {
     ['too many base64 instances', base64(Array(6).fill(1)), 2, 'at most 2 instances per request (got 3); split the batch'],
     ['neither array nor string', { a: 1 }, 256, 'instances must be an array of instances (each of shape [2]) or a base64 string of float32 values'],
     ['bad base64 for the batch', 'not*base64', 256, 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
+    ['a batch with a space inside', 'AAAAA AAAAA=', 256, 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
+    ['a batch with padding inside', 'AAAA=AAAAAA=', 256, 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
+    ['a batch in the URL-safe alphabet', 'AAAAAAAAA-_=', 256, 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
+    ['a batch with a character beyond ASCII', 'AAAAAAAAAAé=', 256, 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
     ['a partial instance in the batch', base64([1, 2, 3]), 256, 'instances decodes to 12 bytes, which is not a whole number of instances: the model takes [2] = 2 float32 values (8 bytes) per instance'],
     ['bad base64 for an instance', ['AAAAAAAAAAA=', 'AAAA$AAA'], 256, 'instances[1] is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)'],
     ['a wrong byte length for an instance', [base64([1, 2, 3])], 256, 'instances[0] decodes to 12 bytes but the model takes [2] = 2 float32 values (8 bytes)'],
@@ -136,5 +140,20 @@ describe('formatPredictions', () => {
     expect(seq).toEqual({ predictions: [[[0, 1], [2, 3], [4, 5]], [[6, 7], [8, 9], [10, 11]]] });
     expect(formatPredictions(Float32Array.from([3, 4]), [2], 'raw')).toEqual({ predictions: [3, 4] });
     expect(() => formatPredictions(new Float32Array(5), [2, 3], 'raw')).toThrow('output has 5 values but dims [2, 3] need 6');
+  });
+});
+
+describe('decodeRawInstances', () => {
+  it('reads a raw little-endian float32 batch, also from an unaligned buffer', () => {
+    const values = [1.5, -2, 3.25, 4, 5, 6];
+    const unaligned = Buffer.alloc(1 + values.length * 4).subarray(1);
+    Buffer.from(new Float32Array(values).buffer).copy(unaligned);
+    expect(decodeRawInstances(unaligned, [2], 256)).toEqual({ data: new Float32Array(values), batch: 3 });
+  });
+
+  it('refuses an empty body, a partial instance and too many instances', () => {
+    expect(() => decodeRawInstances(Buffer.alloc(0), [2], 256)).toThrow('instances is empty; send at least one instance');
+    expect(() => decodeRawInstances(Buffer.alloc(12), [2], 256)).toThrow('the body is 12 bytes, which is not a whole number of instances: the model takes [2] = 2 float32 values (8 bytes) per instance');
+    expect(() => decodeRawInstances(Buffer.alloc(24), [2], 2)).toThrow('at most 2 instances per request (got 3); split the batch');
   });
 });

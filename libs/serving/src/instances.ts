@@ -46,16 +46,42 @@ export function decodeInstances(instances: unknown, inputShape: number[], maxBat
   return { data, batch: instances.length };
 }
 
+/**
+ * A request body of raw little-endian float32 values (`application/octet-stream`): the whole batch, row-major and
+ * channels-last like the model's input. Throws InstancesError for an empty body, a partial instance or too many.
+ */
+export function decodeRawInstances(bytes: Uint8Array, inputShape: number[], maxBatch: number): { data: Float32Array; batch: number } {
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  const perInstance = size * 4;
+  if (bytes.byteLength % perInstance !== 0) {
+    throw new InstancesError([
+      {
+        field: '(body)',
+        message: `the body is ${bytes.byteLength} bytes, which is not a whole number of instances: the model takes ${formatShape(inputShape)} = ${size} float32 values (${perInstance} bytes) per instance`,
+      },
+    ]);
+  }
+  const batch = bytes.byteLength / perInstance;
+  checkBatch(batch, maxBatch);
+  const data = new Float32Array(batch * size);
+  // Copied: a parsed body is rarely 4-byte aligned.
+  new Uint8Array(data.buffer).set(bytes);
+  if (!LITTLE_ENDIAN) swapBytes(data);
+  return { data, batch };
+}
+
 function checkBatch(batch: number, maxBatch: number): void {
   if (batch === 0) throw new InstancesError([{ field: 'instances', message: 'instances is empty; send at least one instance' }]);
   if (batch > maxBatch) throw new InstancesError([{ field: 'instances', message: `at most ${maxBatch} instances per request (got ${batch}); split the batch` }]);
 }
 
 function decodeWholeBatch(text: string, inputShape: number[], size: number, maxBatch: number): { data: Float32Array; batch: number } {
-  if (!isBase64(text)) throw new InstancesError([{ field: 'instances', message: 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)' }]);
+  const invalid = () => new InstancesError([{ field: 'instances', message: 'instances is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)' }]);
+  if (!plausibleBase64(text)) throw invalid();
   const byteLength = base64Length(text);
   const perInstance = size * 4;
   if (byteLength % perInstance !== 0) {
+    if (!isBase64(text)) throw invalid();
     throw new InstancesError([
       {
         field: 'instances',
@@ -66,22 +92,42 @@ function decodeWholeBatch(text: string, inputShape: number[], size: number, maxB
   const batch = byteLength / perInstance;
   checkBatch(batch, maxBatch);
   const data = new Float32Array(batch * size);
-  Buffer.from(data.buffer).write(text, 0, 'base64');
+  if (!writeBase64(text, Buffer.from(data.buffer), 0, byteLength)) throw invalid();
   if (!LITTLE_ENDIAN) swapBytes(data);
   return { data, batch };
 }
 
 function decodeBase64Instance(text: string, index: number, size: number, shapeText: string, out: Buffer): { field: string; message: string } | null {
   const field = `instances[${index}]`;
-  if (!isBase64(text)) return { field, message: `${field} is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)` };
+  const invalid = { field, message: `${field} is a string but not valid base64 (standard alphabet A-Z a-z 0-9 + /)` };
+  if (!plausibleBase64(text)) return invalid;
   const byteLength = base64Length(text);
   if (byteLength !== size * 4) {
+    if (!isBase64(text)) return invalid;
     return { field, message: `${field} decodes to ${byteLength} bytes but the model takes ${shapeText} = ${size} float32 values (${size * 4} bytes)` };
   }
   const offset = index * size * 4;
-  out.write(text, offset, byteLength, 'base64');
+  if (!writeBase64(text, out, offset, byteLength)) return invalid;
   if (!LITTLE_ENDIAN) swapBytes(new Float32Array(out.buffer, out.byteOffset + offset, size));
   return null;
+}
+
+/**
+ * Decodes into `out` and tells whether `text` was valid base64: Node's decoder skips characters outside the alphabet
+ * (and stops at a `=` inside), so anything invalid yields fewer bytes than the length implies. Node also takes the
+ * URL-safe alphabet, refused here. About 20 times faster than checking each character first.
+ */
+function writeBase64(text: string, out: Buffer, offset: number, byteLength: number): boolean {
+  if (text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return false;
+  return out.write(text, offset, byteLength, 'base64') === byteLength && base64Length(text) === byteLength;
+}
+
+/** Cheap length checks that must hold before decoding (a length of 4n + 1 is never base64). */
+function plausibleBase64(text: string): boolean {
+  let end = text.length;
+  if (end % 4 === 0 && text.endsWith('==')) end -= 2;
+  else if (end % 4 === 0 && text.endsWith('=')) end -= 1;
+  return end % 4 !== 1;
 }
 
 /** Standard alphabet, padding optional. A loop, not a regex: V8's regex stack overflows on multi-MB strings. */

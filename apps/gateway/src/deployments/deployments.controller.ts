@@ -1,6 +1,8 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
+  ApiBody,
   ApiConflictResponse,
+  ApiConsumes,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -11,7 +13,8 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { receivedAtOf } from '../common/request-id.middleware';
 import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
@@ -27,6 +30,7 @@ import {
   ScaleDeploymentDto,
   ScaleQueryDto,
 } from './dto/deployment.dto';
+import { PredictBody, type PredictInput } from './predict-body.decorator';
 import { ServingService } from './serving.service';
 
 const id = () => new IdPipe('deployment');
@@ -95,15 +99,18 @@ export class DeploymentsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Predict with the deployed model',
-    description: 'Instances in the deployment’s input_shape. Runs in ONNX Runtime on one of the deployment’s serving workers (the least busy one).',
+    description:
+      'Instances in the deployment’s input_shape, as JSON `{"instances": ...}`, or the whole batch as raw little-endian float32 values with `Content-Type: application/octet-stream` (the fastest form for large batches). Runs in ONNX Runtime on one of the deployment’s serving workers (the least busy one).',
   })
+  @ApiConsumes('application/json', 'application/octet-stream')
+  @ApiBody({ type: PredictRequestDto })
   @ApiOkResponse({ type: PredictResponseDto })
   @ApiNotFoundResponse({ type: ProblemDto })
   @ApiConflictResponse({ type: ProblemDto, description: 'The deployment failed' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'Instances of the wrong shape, not numbers, or too many' })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Still deploying, scaled to 0, or at capacity (Retry-After)' })
-  predict(@CurrentTenant() tenant: TenantContext, @Param('deployment_id', id()) deploymentId: string, @Body() body: PredictRequestDto): Promise<PredictResponseDto> {
-    return this.serving.predict(tenant.tenantId, deploymentId, body.instances);
+  predict(@CurrentTenant() tenant: TenantContext, @Param('deployment_id', id()) deploymentId: string, @PredictBody() body: PredictInput, @Req() req: Request): Promise<PredictResponseDto> {
+    return this.serving.predict(tenant.tenantId, deploymentId, body, receivedAtOf(req));
   }
 
   @Get(':deployment_id/manifests')

@@ -61,9 +61,9 @@ describe('ServingService (SQLite, real ONNX Runtime pools)', () => {
     const paused = (await repo.scale(tenantId, row.id, 0))!;
     await serving.apply(row.id, paused);
     expect(serving.readyReplicas(row.id)).toBe(0);
-    await expect(serving.predict(tenantId, row.id, [[1, 2, 3, 4]])).rejects.toMatchObject({ status: 503 });
+    await expect(serving.predict(tenantId, row.id, { instances: [[1, 2, 3, 4]] })).rejects.toMatchObject({ status: 503 });
     await serving.apply(row.id, (await repo.scale(tenantId, row.id, 1))!);
-    const out = await serving.predict(tenantId, row.id, [[1, 2, 3, 4]]);
+    const out = await serving.predict(tenantId, row.id, { instances: [[1, 2, 3, 4]] });
     expect(out.predictions).toHaveLength(1);
     expect((out.predictions[0] as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(out.classes).toHaveLength(1);
@@ -75,18 +75,18 @@ describe('ServingService (SQLite, real ONNX Runtime pools)', () => {
     const [x, y, z] = [await deployed(), await deployed(), await deployed()];
     await serving.apply(x.id, x);
     await serving.apply(y.id, y);
-    await serving.predict(tenantId, x.id, [[0, 0, 0, 1]]);
+    await serving.predict(tenantId, x.id, { instances: [[0, 0, 0, 1]] });
     await serving.apply(z.id, z);
     expect([serving.readyReplicas(x.id), serving.readyReplicas(y.id), serving.readyReplicas(z.id)]).toEqual([1, 0, 1]);
-    await serving.predict(tenantId, y.id, [[0, 1, 0, 0]]);
+    await serving.predict(tenantId, y.id, { instances: [[0, 1, 0, 0]] });
     expect(serving.readyReplicas(y.id)).toBe(1);
     expect(serving.readyReplicas(x.id) + serving.readyReplicas(z.id)).toBe(1);
   });
 
   it('answers 404 for another tenant and 422 naming both shapes for a wrong instance', async () => {
     const row = await deployed();
-    await expect(serving.predict('00000000-0000-4000-8000-0000000000ff', row.id, [[1, 2, 3, 4]])).rejects.toMatchObject({ status: 404 });
-    await expect(serving.predict(tenantId, row.id, [[1, 2, 3]])).rejects.toMatchObject({ status: 422, detail: expect.stringMatching(/\[3\].*\[4\]/) });
+    await expect(serving.predict('00000000-0000-4000-8000-0000000000ff', row.id, { instances: [[1, 2, 3, 4]] })).rejects.toMatchObject({ status: 404 });
+    await expect(serving.predict(tenantId, row.id, { instances: [[1, 2, 3]] })).rejects.toMatchObject({ status: 422, detail: expect.stringMatching(/\[3\].*\[4\]/) });
     expect(await serving.stats.get(row.id)).toMatchObject({ request_count: 1, error_count: 1, latency_p50_ms: null });
   });
 });

@@ -2,6 +2,7 @@ import { type AppConfig, InjectAppConfig } from '@app/config';
 import { DeploymentsRepository, type DeploymentEntity } from '@app/persistence';
 import {
   decodeInstances,
+  decodeRawInstances,
   formatPredictions,
   InstancesError,
   ReplicaCrashedError,
@@ -16,6 +17,7 @@ import { performance } from 'perf_hooks';
 import { DomainError } from '../common/domain-error';
 import { DeploymentStats } from './deployment-stats';
 import type { PredictResponseDto } from './dto/deployment.dto';
+import type { PredictInput } from './predict-body.decorator';
 
 interface Loaded {
   tenantId: string;
@@ -73,13 +75,15 @@ export class ServingService implements OnApplicationBootstrap, OnApplicationShut
     return this.loaded.get(deploymentId)?.pool?.readyReplicas ?? 0;
   }
 
-  async predict(tenantId: string, deploymentId: string, instances: unknown): Promise<PredictResponseDto> {
-    const started = performance.now();
+  /** `receivedAt` (performance.now() when the request arrived) starts `latency_ms`, so it includes parsing and auth. */
+  async predict(tenantId: string, deploymentId: string, input: PredictInput, receivedAt = performance.now()): Promise<PredictResponseDto> {
+    const started = receivedAt;
     const row = await this.row(tenantId, deploymentId);
     let ok = false;
     try {
       this.assertServing(row);
-      const { data, batch } = decodeInstances(instances, row.inputShape!, this.config.serving.maxBatch);
+      const max = this.config.serving.maxBatch;
+      const { data, batch } = Buffer.isBuffer(input) ? decodeRawInstances(input, row.inputShape!, max) : decodeInstances(input.instances, row.inputShape!, max);
       const pool = await this.pool(row);
       const { output, dims } = await pool.predict(data, batch);
       const formatted = formatPredictions(output, dims, row.outputKind ?? 'raw');
