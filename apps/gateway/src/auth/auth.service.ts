@@ -31,7 +31,7 @@ export class AuthService implements OnApplicationBootstrap {
     if (!plaintext || plaintext.length > 512) return null;
     // A database copied from development may still hold the demo key; production never honours it.
     if (plaintext === DEMO_API_KEY && !this.config.auth.demoKeyEnabled) return null;
-    const key = await this.apiKeys.findActiveByHash(hashApiKey(plaintext));
+    const key = await this.apiKeys.findActiveIdentityByHash(hashApiKey(plaintext));
     if (!key) return null;
     this.apiKeys.touch(key.id).catch((err: unknown) => this.logger.warn(`could not record the use of key ${key.id}: ${String(err)}`));
     return { tenantId: key.tenantId, apiKeyId: key.id, method: 'api_key' };

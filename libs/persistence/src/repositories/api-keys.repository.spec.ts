@@ -52,9 +52,11 @@ describe.each(TEST_DIALECTS)('TenantsRepository and ApiKeysRepository on %s', (d
     const { entity, plaintextKey } = await keys.create(a.id, 'to revoke');
     expect(await keys.revoke(b.id, entity.id)).toBe(false);
     expect(await keys.findActiveByHash(hashApiKey(plaintextKey))).not.toBeNull();
+    expect(await keys.findActiveIdentityByHash(hashApiKey(plaintextKey))).toEqual({ id: entity.id, tenantId: a.id });
     expect(await keys.revoke(a.id, entity.id)).toBe(true);
     expect(await keys.revoke(a.id, entity.id)).toBe(false);
     expect(await keys.findActiveByHash(hashApiKey(plaintextKey))).toBeNull();
+    expect(await keys.findActiveIdentityByHash(hashApiKey(plaintextKey))).toBeNull();
     expect(await keys.listForTenant(b.id)).toEqual([]);
     const listed = await keys.listForTenant(a.id);
     expect(listed).toHaveLength(1);

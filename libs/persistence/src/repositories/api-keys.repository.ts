@@ -54,6 +54,16 @@ export class ApiKeysRepository {
     return this.repo.findOneBy({ keyHash, revokedAt: IsNull() });
   }
 
+  /**
+   * What authentication needs of an active key, on every request: one prepared-style query instead of the entity
+   * query builder, which costs more than the lookup itself (a third of an authenticated request's CPU on SQLite).
+   */
+  async findActiveIdentityByHash(keyHash: string): Promise<{ id: string; tenantId: string } | null> {
+    const placeholder = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    const rows: Array<{ id: string; tenant_id: string }> = await this.dataSource.query(`SELECT "id", "tenant_id" FROM "api_keys" WHERE "key_hash" = ${placeholder} AND "revoked_at" IS NULL`, [keyHash]);
+    return rows.length ? { id: rows[0].id, tenantId: rows[0].tenant_id } : null;
+  }
+
   /** The tenant's keys, newest first (revoked ones included). */
   async listForTenant(tenantId: string): Promise<ApiKeyEntity[]> {
     return this.repo.find({ where: { tenantId }, order: { createdAt: 'DESC', id: 'DESC' } });
