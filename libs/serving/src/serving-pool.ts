@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { startThread } from '@app/config/sources';
+import type { Worker } from 'node:worker_threads';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature';
 import { OnnxModelError, ReplicaCrashedError, ServingClosedError, ServingOverloadedError, ServingTimeoutError } from './serving.errors';
 import type { FromReplica, ReplicaInit, ToReplica } from './serving.protocol';
@@ -347,7 +346,7 @@ export class ServingPool {
     settled.catch(() => undefined);
     const stop = new SharedArrayBuffer(4);
     const workerData: ReplicaInit = { ...this.init, stop };
-    const worker = startWorker({ workerData });
+    const worker = startThread(__filename, 'serving.worker', { workerData });
     let exited!: () => void;
     const replica: Replica = {
       id: this.nextReplicaId++,
@@ -421,25 +420,4 @@ function checkPositiveInteger(name: string, value: number | undefined): void {
 
 function isShared(buffer: ArrayBufferLike): boolean {
   return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
-}
-
-function startWorker(options: WorkerOptions): Worker {
-  const compiled = join(__dirname, 'serving.worker.js');
-  if (!__filename.endsWith('.ts') && existsSync(compiled)) return new Worker(compiled, options);
-  // Running from TypeScript sources (tests, tsx): the thread compiles its own sources through tsx, with our path aliases.
-  const source = join(__dirname, 'serving.worker.ts');
-  const tsx = require.resolve('tsx/cjs/api');
-  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(source)});`, {
-    ...options,
-    eval: true,
-    env: { ...process.env, TSX_TSCONFIG_PATH: findTsconfig(__dirname) },
-  });
-}
-
-function findTsconfig(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'tsconfig.json');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`no tsconfig.json above ${from} to run the serving thread from sources`);
-  }
 }

@@ -1,7 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { existsSync } from 'fs';
-import { dirname, join } from 'path';
-import { Worker, type WorkerOptions } from 'worker_threads';
+import { startThread } from '@app/config/sources';
+import type { Worker } from 'worker_threads';
 import { CompileResourceError, CompileTimeoutError, DatasetMismatchError, DslCompileError, TrainingConfigRejectedError } from './compile.errors';
 import type { SandboxCompileMessage, SandboxOutput, SandboxPlanMessage, SandboxPlanOutput, SandboxReply, SandboxRequest } from './dsl-sandbox.protocol';
 
@@ -112,7 +111,7 @@ export class DslSandbox implements OnApplicationShutdown {
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: startWorker(this.maxHeapMb) };
+    const slot: Slot = { worker: startThread(__filename, 'dsl-compile.worker', { resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb } }) };
     slot.worker.unref();
     slot.worker.on('message', (reply: SandboxReply) => {
       const task = slot.task;
@@ -152,27 +151,5 @@ export class DslSandbox implements OnApplicationShutdown {
     task?.reject(reason);
     await slot.worker.terminate().catch(() => undefined);
     if (!this.closed) this.dispatch();
-  }
-}
-
-function startWorker(maxHeapMb: number): Worker {
-  const options: WorkerOptions = { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } };
-  const compiled = join(__dirname, 'dsl-compile.worker.js');
-  if (!__filename.endsWith('.ts') && existsSync(compiled)) return new Worker(compiled, options);
-  // Running from TypeScript sources (tests, tsx): the thread compiles its own sources through tsx, with our path aliases.
-  const source = join(__dirname, 'dsl-compile.worker.ts');
-  const tsx = require.resolve('tsx/cjs/api');
-  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(source)});`, {
-    ...options,
-    eval: true,
-    env: { ...process.env, TSX_TSCONFIG_PATH: findTsconfig(__dirname) },
-  });
-}
-
-function findTsconfig(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'tsconfig.json');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`no tsconfig.json above ${from} to run the DSL compile thread from sources`);
   }
 }

@@ -1,8 +1,9 @@
+import { findTsconfig } from '@app/config/sources';
 import { Logger } from '@nestjs/common';
 import type { BatchProgress, EpochRow, TfjsBackendName } from '@app/dsl/train/types';
 import { fork, type ChildProcess } from 'child_process';
 import { existsSync } from 'fs';
-import { dirname, join } from 'path';
+import { join } from 'path';
 import type { ChildMessage, ParentMessage, TaskFailure, TaskResult, TaskStarted, TrainTask } from './protocol';
 
 export interface TrainingSandboxOptions {
@@ -288,12 +289,4 @@ function startChild(options: TrainingSandboxOptions): ChildProcess {
     serialization: 'advanced',
     stdio,
   });
-}
-
-function findTsconfig(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'tsconfig.json');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`no tsconfig.json above ${from} to run the training process from sources`);
-  }
 }
