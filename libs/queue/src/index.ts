@@ -33,4 +33,4 @@ export { TrainingCoreModule } from './training/training-core.module';
 export { TrainJobService, experimentArtifactKey } from './training/train-job.service';
 export { WorkerCapabilities } from './training/worker-capabilities.service';
 export { bestMetrics, historyCsv, metricsOf, isLowerBetter } from './training/experiment-metrics';
-export { DeployJobService, deploymentModelKey, outputKindOf, type DeployJobInput } from './deployments/deploy-job.service';
+export { DeployJobService, deploymentIdOf, deploymentModelKey, outputKindOf, type DeployJobInput } from './deployments/deploy-job.service';

@@ -16,6 +16,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { DomainError, type FieldError } from '../common/domain-error';
 import { iso } from '../common/iso';
+import type { OutgoingFile } from '../common/send-file';
 import { assertWebhookUrl } from '../common/webhook-url';
 import { renderManifests } from './deployment-manifests';
 import type { CreateDeploymentDto, DeploymentDto, DeploymentListDto, DeploymentListQueryDto } from './dto/deployment.dto';
@@ -141,14 +142,14 @@ export class DeploymentsService {
   }
 
   /** The ONNX file the deployment serves (what the manifests' init container downloads). */
-  async model(tenantId: string, id: string): Promise<{ stream: NodeJS.ReadableStream; key: string; sizeBytes: number; filename: string; contentType: string }> {
+  async model(tenantId: string, id: string): Promise<OutgoingFile> {
     const row = await this.servable(tenantId, id);
     const size = await this.store.size(row.modelKey!);
     if (size === null) {
       this.logger.error(`the served file ${row.modelKey} of deployment ${id} is missing from the deployment store`);
       throw DomainError.notFound('model file for deployment', id);
     }
-    return { stream: this.store.stream(row.modelKey!), key: row.modelKey!, sizeBytes: size, filename: `${row.name}.onnx`, contentType: 'application/octet-stream' };
+    return { stream: this.store.stream(row.modelKey!), sizeBytes: size, filename: `${row.name}.onnx`, contentType: 'application/octet-stream' };
   }
 
   private async servable(tenantId: string, id: string): Promise<DeploymentEntity> {

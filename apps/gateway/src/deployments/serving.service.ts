@@ -75,9 +75,8 @@ export class ServingService implements OnApplicationBootstrap, OnApplicationShut
     return this.loaded.get(deploymentId)?.pool?.readyReplicas ?? 0;
   }
 
-  /** `receivedAt` (performance.now() when the request arrived) starts `latency_ms`, so it includes parsing and auth. */
-  async predict(tenantId: string, deploymentId: string, input: PredictInput, receivedAt = performance.now()): Promise<PredictResponseDto> {
-    const started = receivedAt;
+  /** `started` (performance.now() when the request arrived) starts `latency_ms`, so it includes parsing and auth. */
+  async predict(tenantId: string, deploymentId: string, input: PredictInput, started = performance.now()): Promise<PredictResponseDto> {
     const row = await this.row(tenantId, deploymentId);
     let ok = false;
     try {

@@ -1,6 +1,6 @@
 import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
 import { DeploymentsRepository, ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
-import { JobEventBus, WebhookNotifier } from '@app/queue';
+import { deploymentIdOf, JobEventBus, WebhookNotifier } from '@app/queue';
 import { Injectable } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
@@ -48,7 +48,7 @@ export class JobsService {
     await this.bus.publishStatus(id, 'cancelled');
     const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
     if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
-    const deploymentId = job.type === 'deploy' ? (job.input as { deployment_id?: string }).deployment_id : undefined;
+    const deploymentId = deploymentIdOf(job);
     // A deployment still coming up stops there; its deploy job, if running, finds it no longer deploying.
     if (deploymentId) await this.deployments.markFailed(deploymentId, { code: 'cancelled', detail: `its deploy job ${id} was cancelled` });
     await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });

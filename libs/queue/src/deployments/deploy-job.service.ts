@@ -7,12 +7,18 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { onnx } from 'onnx-proto';
 import { JobEventBus } from '../events/job-event-bus';
+import { claimJob } from '../jobs/claim-job';
 import { JobHandlerRegistry } from '../jobs/job-handler.registry';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 
 /** What a deploy job row stores as its `input`. */
 export interface DeployJobInput {
   deployment_id: string;
+}
+
+/** The deployment a deploy job brings up; undefined for other jobs. */
+export function deploymentIdOf(job: Pick<JobEntity, 'type' | 'input'>): string | undefined {
+  return job.type === 'deploy' ? (job.input as DeployJobInput).deployment_id : undefined;
 }
 
 /** The deployment's own copy of the served model, in the deployment store. */
@@ -55,16 +61,11 @@ export class DeployJobService implements OnModuleInit {
     this.registry.register(QUEUES.deploy, (payload) => this.run(payload));
   }
 
-  async run({ jobId, tenantId }: JobPayload): Promise<void> {
-    if (!(await this.jobs.markRunning(jobId))) return;
-    const job = await this.jobs.findForTenant(tenantId, jobId);
-    if (!job) {
-      await this.jobs.markFailed(jobId, { code: ERROR_CODES.internal, detail: 'the job does not belong to the tenant it was queued for' });
-      return;
-    }
-    await this.bus.publishStatus(jobId, 'running');
-    if (job.attempts <= 1) await this.notifier.notify(job, 'started');
-    const { deployment_id: deploymentId } = job.input as DeployJobInput;
+  async run(payload: JobPayload): Promise<void> {
+    const job = await claimJob({ jobs: this.jobs, bus: this.bus, notifier: this.notifier }, payload);
+    if (!job) return;
+    const jobId = job.id;
+    const deploymentId = deploymentIdOf(job)!;
     try {
       const result = await this.deploy(job, deploymentId);
       if (!result) return;

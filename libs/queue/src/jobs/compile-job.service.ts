@@ -6,6 +6,7 @@ import { JobEventBus } from '../events/job-event-bus';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 import { CompileError, DslCompileError } from './compile.errors';
 import { CompileService } from './compile.service';
+import { claimJob } from './claim-job';
 import { JobHandlerRegistry } from './job-handler.registry';
 
 /** Runs compile jobs: the same CompileService as the sync route, with the outcome written to the job row. */
@@ -30,16 +31,10 @@ export class CompileJobService implements OnModuleInit {
    * it completed with the CompileResult or failed with the reason. Throws only when the database cannot record the
    * outcome; the job then stays `running` and the reconciler takes it from there.
    */
-  async run({ jobId, tenantId }: JobPayload): Promise<void> {
-    if (!(await this.jobs.markRunning(jobId))) return;
-    const job = await this.jobs.findForTenant(tenantId, jobId);
-    if (!job) {
-      // Only a payload whose tenant does not own the job gets here; never run it for the wrong tenant.
-      await this.jobs.markFailed(jobId, { code: ERROR_CODES.internal, detail: 'the job does not belong to the tenant it was queued for' });
-      return;
-    }
-    await this.bus.publishStatus(jobId, 'running');
-    if (job.attempts <= 1) await this.notifier.notify(job, 'started');
+  async run(payload: JobPayload): Promise<void> {
+    const job = await claimJob({ jobs: this.jobs, bus: this.bus, notifier: this.notifier }, payload);
+    if (!job) return;
+    const { id: jobId, tenantId } = job;
     try {
       const result = await this.compiler.compileAndStore(tenantId, job.input as CompileRequest, jobId);
       if (!(await this.jobs.markCompleted(jobId, { result, modelId: result.model_id }))) {

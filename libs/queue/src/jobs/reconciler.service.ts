@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { QUEUES, type QueueName } from '@app/contracts';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { DeploymentsRepository, ExperimentsRepository, JobsRepository, type JobEntity, type JobError } from '@app/persistence';
+import { deploymentIdOf } from '../deployments/deploy-job.service';
 import { JobEventBus } from '../events/job-event-bus';
 import { QueueDriver } from '../queue.driver';
 import { WebhookDeliverer } from '../webhooks/webhook-deliverer.service';
@@ -121,7 +122,7 @@ export class Reconciler {
   private async afterLost(job: JobEntity, error: JobError): Promise<void> {
     const experiment = job.type === 'train' ? await this.experiments.findByJob(job.id) : null;
     if (experiment) await this.experiments.update(experiment.id, { status: 'failed', error, completedAt: new Date() });
-    const deploymentId = job.type === 'deploy' ? (job.input as { deployment_id?: string }).deployment_id : undefined;
+    const deploymentId = deploymentIdOf(job);
     if (deploymentId) await this.deployments.markFailed(deploymentId, error);
     await this.bus.publishStatus(job.id, 'failed');
     await this.notifier.notify(job, 'failed', { ...(experiment ? { experiment_id: experiment.id } : {}), error: { code: error.code, message: error.detail } });
