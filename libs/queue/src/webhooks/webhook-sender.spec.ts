@@ -37,12 +37,26 @@ describe('webhook targets', () => {
   });
 
   it('refuses private, loopback and metadata targets unless allowed, and non-http schemes always', async () => {
-    for (const url of ['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://localhost/x', 'http://10.0.0.5/hook']) {
+    for (const url of [
+      'http://127.0.0.1:9/x',
+      'http://169.254.169.254/latest/meta-data',
+      'http://[::1]/x',
+      'http://localhost/x',
+      'http://10.0.0.5/hook',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://metadata/computeMetadata/v1/',
+      'http://instance-data/latest/',
+      'http://api.localhost/x',
+      'http://printer.local/x',
+      'http://db.internal./x',
+      'http://intranet/x',
+    ]) {
       await expect(checkWebhookTarget(url, false)).rejects.toBeInstanceOf(WebhookTargetError);
       await expect(checkWebhookTarget(url, true)).resolves.toBeInstanceOf(URL);
     }
     await expect(checkWebhookTarget('ftp://example.com/x', true)).rejects.toThrow(/http or https/);
     await expect(checkWebhookTarget('http://user:pw@example.com/x', true)).rejects.toThrow(/credentials/);
+    await expect(checkWebhookTarget('http://metadata.google.internal/x', false)).rejects.toThrow(/internal or metadata service/);
     // Unresolvable now is accepted: every delivery resolves again.
     await expect(checkWebhookTarget('https://your-webhook-url.com/notify', false)).resolves.toBeInstanceOf(URL);
   });

@@ -2,7 +2,7 @@ import { createHmac } from 'crypto';
 import http from 'http';
 import https from 'https';
 import { isIP } from 'net';
-import { guardedLookup, isNonPublicAddress, parseWebhookUrl } from './webhook-target';
+import { guardedLookup, isInternalHostname, isNonPublicAddress, parseWebhookUrl } from './webhook-target';
 
 export interface SendOptions {
   secret: string;
@@ -50,6 +50,9 @@ export function sendWebhook(rawUrl: string, body: string, options: SendOptions):
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host) && !options.allowPrivate && isNonPublicAddress(host)) {
     return Promise.resolve(done(false, null, `${host} is a private, loopback or link-local address, which webhooks may not reach`, false));
+  }
+  if (!options.allowPrivate && isInternalHostname(host)) {
+    return Promise.resolve(done(false, null, `${host} names an internal or metadata service (a non-public host), which webhooks may not reach`, false));
   }
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<SendOutcome>((resolve) => {

@@ -22,6 +22,18 @@ export function isNonPublicAddress(address: string): boolean {
   return ip.range() !== 'unicast';
 }
 
+/**
+ * Names that only ever lead inside: loopback (`localhost`, RFC 6761), private-use and link-local DNS (`.internal`,
+ * `.local`, `.home.arpa`) and the cloud metadata services' own names (GCP, AWS, Azure, Alibaba, Oracle). Refused by
+ * name, because offline they may not resolve at submit time and inside a cloud they resolve to the metadata address.
+ */
+const INTERNAL_HOST = /(^|\.)(localhost|internal|local|home\.arpa|localdomain)\.?$|^(metadata|instance-data|metadata\.azure\.com|metadata\.packet\.net)\.?$/i;
+
+/** True for a host name (not an IP literal) that names an internal service. */
+export function isInternalHostname(host: string): boolean {
+  return !isIP(host) && (INTERNAL_HOST.test(host) || !host.includes('.'));
+}
+
 /** Parses and checks the scheme; returns the URL. */
 export function parseWebhookUrl(raw: string): URL {
   let url: URL;
@@ -43,6 +55,7 @@ export async function checkWebhookTarget(raw: string, allowPrivate: boolean): Pr
   const url = parseWebhookUrl(raw);
   if (allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isInternalHostname(host)) throw new WebhookTargetError(`the webhook URL's host ${host} names an internal or metadata service; webhooks only go to public hosts`);
   const addresses = isIP(host) ? [host] : await lookup(host, { all: true, verbatim: true }).then((r) => r.map((a) => a.address), () => []);
   const refused = addresses.find(isNonPublicAddress);
   if (refused) throw new WebhookTargetError(`the webhook URL's host ${host} resolves to ${refused}, a private, loopback or link-local address; webhooks only go to public addresses`);
@@ -57,6 +70,11 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | { ad
  */
 export function guardedLookup(allowPrivate: boolean) {
   return (hostname: string, options: { all?: boolean; family?: number }, callback: LookupCallback): void => {
+    if (!allowPrivate && isInternalHostname(hostname)) {
+      const err: NodeJS.ErrnoException = new Error(`${hostname} names an internal or metadata service, which webhooks may not reach`);
+      err.code = 'EADDRNOTAVAIL';
+      return callback(err, '');
+    }
     lookup(hostname, { all: true, verbatim: true, family: options.family as 0 | 4 | 6 | undefined }).then(
       (results) => {
         const usable = allowPrivate ? results : results.filter((r) => !isNonPublicAddress(r.address));
