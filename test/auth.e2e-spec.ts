@@ -44,9 +44,9 @@ describe('authentication (embedded gateway, real HTTP)', () => {
 
   it('an API key identifies its own tenant', async () => {
     const a = await whoami().set('X-API-Key', alice.apiKey).expect(200);
-    expect(a.body).toEqual({ tenantId: alice.tenantId, apiKeyId: alice.apiKeyId });
+    expect(a.body).toEqual({ tenantId: alice.tenantId, apiKeyId: alice.apiKeyId, isAdmin: false });
     const b = await whoami().set('x-api-key', bob.apiKey).expect(200);
-    expect(b.body).toEqual({ tenantId: bob.tenantId, apiKeyId: bob.apiKeyId });
+    expect(b.body).toEqual({ tenantId: bob.tenantId, apiKeyId: bob.apiKeyId, isAdmin: false });
   });
 
   it('no credentials: 401 with WWW-Authenticate', async () => {
@@ -61,7 +61,7 @@ describe('authentication (embedded gateway, real HTTP)', () => {
   it('a revoked key: 401 from the next request on', async () => {
     const carol = await createTenantSession(gw, 'carol');
     await whoami().set(carol.headers).expect(200);
-    expect(await gw.get(ApiKeysRepository).revoke(carol.tenantId, carol.apiKeyId)).toBe(true);
+    expect(await gw.get(ApiKeysRepository).revoke(carol.tenantId, carol.apiKeyId)).toMatchObject({ id: carol.apiKeyId });
     expectUnauthorized(await whoami().set(carol.headers), /revoked/);
   });
 
@@ -73,11 +73,11 @@ describe('authentication (embedded gateway, real HTTP)', () => {
   describe('bearer tokens', () => {
     it('POST /auth/token exchanges an API key for a token that authenticates as the same key', async () => {
       const res = await request(gw.url).post('/auth/token').set(alice.headers).expect(200);
-      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 600 });
+      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 600, scopes: ['read', 'write', 'predict'] });
       const me = await whoami().set('Authorization', `Bearer ${res.body.access_token}`).expect(200);
-      expect(me.body).toEqual({ tenantId: alice.tenantId, apiKeyId: alice.apiKeyId });
+      expect(me.body).toEqual({ tenantId: alice.tenantId, apiKeyId: alice.apiKeyId, isAdmin: false });
       const claims = gw.get(JwtService).decode(res.body.access_token);
-      expect(claims).toMatchObject({ sub: alice.apiKeyId, tid: alice.tenantId, iss: 'neural-dsl-platform' });
+      expect(claims).toMatchObject({ sub: alice.apiKeyId, tid: alice.tenantId, scp: ['read', 'write', 'predict'], iss: 'neural-dsl-platform' });
       expect(claims.exp - claims.iat).toBe(600);
     });
 
@@ -86,6 +86,19 @@ describe('authentication (embedded gateway, real HTTP)', () => {
       expectUnauthorized(await request(gw.url).post('/auth/token').set('X-API-Key', 'nope'), /API key is not valid/);
       const { body } = await request(gw.url).post('/auth/token').set(alice.headers).expect(200);
       expectUnauthorized(await request(gw.url).post('/auth/token').set('Authorization', `Bearer ${body.access_token}`), /takes an API key/);
+    });
+
+    it("revoking a key ends its tokens at once", async () => {
+      const dave = await createTenantSession(gw, 'dave');
+      const { body } = await request(gw.url).post('/auth/token').set(dave.headers).expect(200);
+      await whoami().set('Authorization', `Bearer ${body.access_token}`).expect(200);
+      await request(gw.url).delete(`/auth/keys/${dave.apiKeyId}`).set(dave.headers).expect(204);
+      expectUnauthorized(await whoami().set('Authorization', `Bearer ${body.access_token}`), /its key was revoked/);
+    });
+
+    it("a token naming a key of another tenant than its own claims: 401", async () => {
+      const mixed = gw.get(JwtService).sign({ sub: alice.apiKeyId, tid: bob.tenantId, scp: ['read'] });
+      expectUnauthorized(await whoami().set('Authorization', `Bearer ${mixed}`), /bearer token is not valid/);
     });
 
     it('a malformed, forged, expired or foreign token: 401', async () => {

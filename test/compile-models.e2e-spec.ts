@@ -1,5 +1,5 @@
 import { ArtifactStore } from '@app/storage';
-import { createTenantSession, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
+import { createTenantSession, jobFinished, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
 import request from 'supertest';
 
 const SEED_BODY = {
@@ -21,16 +21,7 @@ const MNIST = `network MNISTClassifier {
 }`;
 const BROKEN = 'network Broken {\n  input: (28, 28, 1)\n  layers:\n    Dropout(1.5)\n    Desne(3)\n}';
 
-/** Polls the job over HTTP until it finishes (the API is the only interface a client has). */
-async function finished(url: string, headers: Record<string, string>, jobId: string, timeoutMs = 30_000): Promise<Record<string, any>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request(url).get(`/jobs/${jobId}`).set(headers).expect(200);
-    if (['completed', 'failed', 'cancelled'].includes(res.body.status)) return res.body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${res.body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const finished = (url: string, headers: Record<string, string>, jobId: string, timeoutMs = 30_000) => jobFinished(url, headers, jobId, timeoutMs);
 
 describe.each(['embedded', 'distributed'] as const)('compile, jobs and models over HTTP (%s mode)', (mode) => {
   let gw: TestGateway;

@@ -1,5 +1,5 @@
 import { loadTfjsModel } from '@app/dsl/train';
-import { createTenantSession, runOnnx, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
+import { createTenantSession, jobFinished, runOnnx, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
 import * as tf from '@tensorflow/tfjs';
 import { createHmac } from 'crypto';
 import { unzipSync } from 'fflate';
@@ -23,15 +23,7 @@ const SMALL_MNIST = { epochs: 2, batch_size: 32, train_samples: 2000, validation
 
 type Json = Record<string, any>;
 
-async function finished(url: string, headers: Record<string, string>, jobId: string, timeoutMs = 90_000): Promise<Json> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request(url).get(`/jobs/${jobId}`).set(headers).expect(200);
-    if (['completed', 'failed', 'cancelled'].includes(res.body.status)) return res.body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${res.body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const finished = (url: string, headers: Record<string, string>, jobId: string, timeoutMs = 90_000) => jobFinished(url, headers, jobId, timeoutMs);
 
 /** The whole SSE stream of a job (it ends when the job finishes), parsed into `{event, data}`. */
 async function stream(url: string, headers: Record<string, string>, jobId: string): Promise<Array<{ event: string; data: Json }>> {

@@ -3,10 +3,11 @@ import { PersistenceModule } from '@app/persistence';
 import { QueueModule, WorkerCoreModule } from '@app/queue';
 import { StorageModule } from '@app/storage';
 import { type DynamicModule, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
+import { AuditModule } from './audit/audit.module';
 import { ApiAuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CompileModule } from './compile/compile.module';
@@ -15,9 +16,11 @@ import { DeploymentsModule } from './deployments/deployments.module';
 import { ExperimentsModule } from './experiments/experiments.module';
 import { JobsModule } from './jobs/jobs.module';
 import { ModelsModule } from './models/models.module';
+import { BoundedThrottlerStorage } from './common/bounded-throttler-storage';
 import { GATEWAY_REDIS, GatewayRedisModule } from './common/gateway-redis.module';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { ProblemFilter } from './common/problem.filter';
-import { RateLimitGuard } from './common/rate-limit.guard';
+import { RateLimitGuard, rateLimitOptions } from './common/rate-limit.guard';
 import { SystemModule } from './system/system.module';
 
 export interface AppModuleOptions {
@@ -39,6 +42,8 @@ export class AppModule {
       StorageModule.forRoot(),
       QueueModule.forRoot(config, { prefix: options.redisPrefix }),
       GatewayRedisModule.forRoot(options.redisPrefix),
+      AuditModule,
+      IdempotencyModule,
       AuthModule,
       SystemModule,
       CompileModule,
@@ -57,12 +62,14 @@ export class AppModule {
     if (config.rateLimit.enabled) {
       imports.push(
         ThrottlerModule.forRootAsync({
-          inject: [GATEWAY_REDIS],
-          useFactory: (redis: Redis | null) => ({
-            throttlers: [{ name: 'default', limit: config.rateLimit.limit, ttl: config.rateLimit.periodSeconds * 1000 }],
-            // Counters in Redis are shared by every gateway replica; in memory they are this process's alone.
-            storage: redis ? new ThrottlerStorageRedisService(redis) : undefined,
-          }),
+          inject: [GATEWAY_REDIS, Reflector],
+          useFactory: (redis: Redis | null, reflector: Reflector) =>
+            rateLimitOptions(
+              config,
+              reflector,
+              // Counters in Redis are shared by every gateway replica (and expire with their window); in memory they are this process's alone.
+              redis ? new ThrottlerStorageRedisService(redis) : new BoundedThrottlerStorage({ maxBuckets: config.rateLimit.maxTrackedClients }),
+            ),
         }),
       );
       providers.push({ provide: APP_GUARD, useClass: RateLimitGuard });

@@ -39,13 +39,15 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     { bodyParser: false, logger: options.logger, abortOnError: false },
   );
   app.disable('x-powered-by');
+  // Decides req.ip, which keys anonymous rate limits and failed-authentication counts: off, X-Forwarded-For is ignored.
+  app.set('trust proxy', config.http.trustProxy);
   app.use(requestIdMiddleware);
   // TLS is terminated in front of the gateway; upgrading subresources would break /docs served over plain HTTP.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.enableCors({
     origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins,
     allowedHeaders: ['Content-Type', 'Authorization', config.auth.apiKeyHeader, REQUEST_ID_HEADER, 'Idempotency-Key'],
-    exposedHeaders: [REQUEST_ID_HEADER, 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'Content-Disposition', 'WWW-Authenticate'],
+    exposedHeaders: [REQUEST_ID_HEADER, 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-RateLimit-Limit-expensive', 'X-RateLimit-Remaining-expensive', 'X-RateLimit-Reset-expensive', 'Retry-After', 'Retry-After-expensive', 'Content-Disposition', 'WWW-Authenticate', 'Idempotent-Replayed'],
     maxAge: 600,
   });
   const jsonTypes = ['application/json', 'application/*+json'];

@@ -38,7 +38,19 @@ describe('loadConfig', () => {
     const msg = problem({ API_PORT: 'eighty', RATE_LIMIT_ENABLED: 'maybe', DATABASE_URL: 'mysql://x' });
     expect(msg).toContain('API_PORT="eighty"');
     expect(msg).toContain('RATE_LIMIT_ENABLED="maybe"');
-    expect(msg).toContain('DATABASE_URL="mysql://x"');
+    expect(msg).toContain('DATABASE_URL=(hidden)');
+  });
+
+  it('never echoes a secret in its errors', () => {
+    let msg = '';
+    try {
+      loadConfig({ SECRET_KEY: 'short-secret', ADMIN_API_KEY: 'tiny admin key', DATABASE_URL: 'mysql://user:hunter2@db/x' });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/SECRET_KEY=\(hidden\)/);
+    expect(msg).toMatch(/ADMIN_API_KEY=\(hidden\): ADMIN_API_KEY must be 32 to 512 printable characters/);
+    for (const secret of ['short-secret', 'tiny admin key', 'hunter2']) expect(msg).not.toContain(secret);
   });
 
   it('refuses half a distributed setup, several embedded gateways and the default secret in production', () => {
@@ -95,10 +107,38 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the idempotency settings, with defaults, and names bad ones', () => {
+    expect(load({}).idempotency).toEqual({ ttlHours: 24, lockSeconds: 60 });
+    expect(load({ IDEMPOTENCY_TTL_HOURS: '48', IDEMPOTENCY_LOCK_SECONDS: '5' }).idempotency).toEqual({ ttlHours: 48, lockSeconds: 5 });
+    const bads: Array<Record<string, string>> = [{ IDEMPOTENCY_TTL_HOURS: '0' }, { IDEMPOTENCY_LOCK_SECONDS: 'soon' }, { IDEMPOTENCY_LOCK_SECONDS: '3601' }];
+    for (const bad of bads) {
+      expect(problem(bad)).toContain(Object.keys(bad)[0]);
+    }
+  });
+
   it('refuses private webhook targets by default in production only, and names bad training settings', () => {
     expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret' }).webhooks.allowPrivate).toBe(false);
     expect(load({ NODE_ENV: 'production', SECRET_KEY: 'a-long-enough-production-secret', WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate).toBe(true);
     const msg = problem({ TRAINING_BACKEND: 'gpu', WEBHOOK_MAX_ATTEMPTS: '2', WORKER_TRAINING_CONCURRENCY: '0', REDIS_KEY_PREFIX: 'a b' });
     for (const name of ['TRAINING_BACKEND', 'WEBHOOK_MAX_ATTEMPTS', 'WORKER_TRAINING_CONCURRENCY', 'REDIS_KEY_PREFIX']) expect(msg).toContain(name);
+  });
+});
+
+describe('loadConfig: rate limits and proxies', () => {
+  it('reads the expensive budget, with defaults 20 per 60 s', () => {
+    expect(load({}).rateLimit).toMatchObject({ expensiveLimit: 20, expensivePeriodSeconds: 60, maxTrackedClients: 100_000 });
+    expect(load({ RATE_LIMIT_EXPENSIVE_REQUESTS: '5', RATE_LIMIT_EXPENSIVE_PERIOD: '10' }).rateLimit).toMatchObject({ expensiveLimit: 5, expensivePeriodSeconds: 10 });
+    expect(problem({ RATE_LIMIT_EXPENSIVE_REQUESTS: '0', RATE_LIMIT_EXPENSIVE_PERIOD: 'a minute' })).toMatch(/RATE_LIMIT_EXPENSIVE_REQUESTS[\s\S]*RATE_LIMIT_EXPENSIVE_PERIOD/);
+  });
+
+  it('reads TRUST_PROXY as Express takes it: off by default, a boolean, a hop count or a list', () => {
+    const trust = (value?: string) => load(value === undefined ? {} : { TRUST_PROXY: value }).http.trustProxy;
+    expect(trust()).toBe(false);
+    expect(trust('false')).toBe(false);
+    expect(trust('0')).toBe(false);
+    expect(trust('true')).toBe(true);
+    expect(trust('2')).toBe(2);
+    expect(trust('loopback, 10.0.0.0/8 ,uniquelocal,fd00::/8,192.0.2.1')).toEqual(['loopback', '10.0.0.0/8', 'uniquelocal', 'fd00::/8', '192.0.2.1']);
+    for (const bad of ['everyone', '10.0.0.0/33', 'loopback,10.0.0.300', '::1/129', ',']) expect(problem({ TRUST_PROXY: bad })).toContain('TRUST_PROXY');
   });
 });

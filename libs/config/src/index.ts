@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { isIP } from 'net';
 import { availableParallelism } from 'os';
 import { resolve } from 'path';
 
@@ -7,6 +8,9 @@ import { resolve } from 'path';
 export const DEMO_API_KEY = 'demo_api_key_12345';
 /** The seed's placeholder secret; the process refuses to start in production with it. */
 export const DEFAULT_SECRET_KEY = 'your-secret-key-here';
+
+/** Never echoed in a configuration error (it goes to the log). */
+const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL', 'CELERY_BROKER_URL', 'CELERY_RESULT_BACKEND']);
 
 const bool = () => Transform(({ value }) => (value === undefined || value === '' ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase()) ? true : ['0', 'false', 'no', 'off'].includes(String(value).toLowerCase()) ? false : value));
 const int = () => Transform(({ value }) => (value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value));
@@ -20,12 +24,20 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(1) @Max(64) API_WORKERS?: number;
 
   @IsOptional() @IsString() @MinLength(16) SECRET_KEY?: string;
+  @IsOptional() @Matches(/^[\x21-\x7e]{32,512}$/, { message: 'ADMIN_API_KEY must be 32 to 512 printable characters without spaces' }) ADMIN_API_KEY?: string;
   @IsOptional() @Matches(/^[A-Za-z0-9-]{1,64}$/) API_KEY_HEADER?: string;
   @IsOptional() @int() @IsInt() @Min(60) @Max(86400) JWT_EXPIRES_IN?: number;
 
   @IsOptional() @bool() @IsBoolean() RATE_LIMIT_ENABLED?: boolean;
   @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_REQUESTS?: number;
   @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_PERIOD?: number;
+  @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_EXPENSIVE_REQUESTS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) RATE_LIMIT_EXPENSIVE_PERIOD?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(100_000) AUTH_FAILURE_LIMIT?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(86_400) AUTH_FAILURE_PERIOD?: number;
+  @IsOptional() @int() @IsInt() @Min(100) @Max(10_000_000) RATE_LIMIT_MAX_TRACKED?: number;
+  // Parsed by parseTrustProxy (boolean, hop count or address list).
+  @IsOptional() @IsString() TRUST_PROXY?: string;
 
   @IsOptional() @Matches(/^postgres(ql)?:\/\//) DATABASE_URL?: string;
   @IsOptional() @Matches(/^rediss?:\/\//) REDIS_URL?: string;
@@ -70,6 +82,11 @@ class EnvVars {
 
   @IsOptional() @int() @IsInt() @Min(2) @Max(100) COMPARE_MAX_EXPERIMENTS?: number;
 
+  @IsOptional() @int() @IsInt() @Min(1) @Max(3650) AUDIT_RETENTION_DAYS?: number;
+
+  @IsOptional() @int() @IsInt() @Min(1) @Max(8760) IDEMPOTENCY_TTL_HOURS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(3600) IDEMPOTENCY_LOCK_SECONDS?: number;
+
   @IsOptional() @IsString() DEPLOYMENTS_PATH?: string;
   @IsOptional() @int() @IsInt() @Min(1) @Max(64) DEPLOYMENT_MAX_REPLICAS?: number;
   @IsOptional() @int() @IsInt() @Min(1) @Max(100_000) PREDICT_MAX_BATCH?: number;
@@ -88,9 +105,36 @@ export interface AppConfig {
   debug: boolean;
   /** `embedded`: SQLite + in-process queue, gateway and worker in one process; `distributed`: PostgreSQL + Redis. */
   mode: 'embedded' | 'distributed';
-  http: { host: string; port: number; workers: number; corsOrigins: string[]; bodyLimit: string };
-  auth: { secretKey: string; apiKeyHeader: string; jwtExpiresIn: number; demoKeyEnabled: boolean };
-  rateLimit: { enabled: boolean; limit: number; periodSeconds: number };
+  http: {
+    host: string;
+    port: number;
+    workers: number;
+    corsOrigins: string[];
+    bodyLimit: string;
+    /** Express's `trust proxy`: which hops' X-Forwarded-For to believe (false: none, the socket address is the client). */
+    trustProxy: boolean | number | string[];
+  };
+  auth: {
+    secretKey: string;
+    apiKeyHeader: string;
+    jwtExpiresIn: number;
+    demoKeyEnabled: boolean;
+    /** An administrator key made sure of at boot (its tenant is `admin`). */
+    adminApiKey?: string;
+  };
+  rateLimit: {
+    enabled: boolean;
+    limit: number;
+    periodSeconds: number;
+    /** The budget of the routes marked `@ExpensiveRoute()` (compile, train, predict), per tenant. */
+    expensiveLimit: number;
+    expensivePeriodSeconds: number;
+    /** Failed authentications per client address (IPv6: per /64) per period before it is refused with 429s. */
+    authFailureLimit: number;
+    authFailurePeriodSeconds: number;
+    /** Clients (keys, tenants, addresses) whose counters a gateway keeps in memory at most; the oldest go first. */
+    maxTrackedClients: number;
+  };
   database: { url?: string; sqlitePath: string };
   /** `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart. */
   redis: { url?: string; prefix: string };
@@ -111,6 +155,13 @@ export interface AppConfig {
   datasets: { fashionMnistPath: string; maxUploadBytes: number; maxSamples: number; maxFeatures: number };
   webhooks: { allowPrivate: boolean; maxAttempts: number; backoffMs: number; timeoutMs: number };
   experiments: { compareMax: number };
+  /** Audit events older than this are deleted (hourly). */
+  audit: { retentionDays: number };
+  /**
+   * `Idempotency-Key` on create calls: how long an answer is replayed, and how long a request may hold its key before
+   * another may take it over (its gateway is presumed dead).
+   */
+  idempotency: { ttlHours: number; lockSeconds: number };
   serving: {
     maxReplicas: number;
     /** Instances per predict request. */
@@ -143,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const vars = plainToInstance(EnvVars, set, { excludeExtraneousValues: false });
   const errors = validateSync(vars, { skipMissingProperties: false, whitelist: false });
   if (errors.length) {
-    const lines = errors.map((e) => `${e.property}=${JSON.stringify(env[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    const lines = errors.map((e) => `${e.property}=${SECRET_VARS.has(e.property) ? '(hidden)' : JSON.stringify(env[e.property])}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const nodeEnv = (vars.NODE_ENV ?? 'development') as AppConfig['env'];
@@ -172,14 +223,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       workers: vars.API_WORKERS ?? 1,
       corsOrigins: parseOrigins(vars.CORS_ORIGINS),
       bodyLimit: vars.BODY_LIMIT ?? '1mb',
+      trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     },
     auth: {
       secretKey,
       apiKeyHeader: vars.API_KEY_HEADER ?? 'X-API-Key',
       jwtExpiresIn: vars.JWT_EXPIRES_IN ?? 3600,
       demoKeyEnabled: nodeEnv !== 'production',
+      adminApiKey: vars.ADMIN_API_KEY,
     },
-    rateLimit: { enabled: vars.RATE_LIMIT_ENABLED ?? true, limit: vars.RATE_LIMIT_REQUESTS ?? 100, periodSeconds: vars.RATE_LIMIT_PERIOD ?? 60 },
+    rateLimit: {
+      enabled: vars.RATE_LIMIT_ENABLED ?? true,
+      limit: vars.RATE_LIMIT_REQUESTS ?? 100,
+      periodSeconds: vars.RATE_LIMIT_PERIOD ?? 60,
+      expensiveLimit: vars.RATE_LIMIT_EXPENSIVE_REQUESTS ?? 20,
+      expensivePeriodSeconds: vars.RATE_LIMIT_EXPENSIVE_PERIOD ?? 60,
+      authFailureLimit: vars.AUTH_FAILURE_LIMIT ?? 20,
+      authFailurePeriodSeconds: vars.AUTH_FAILURE_PERIOD ?? 300,
+      maxTrackedClients: vars.RATE_LIMIT_MAX_TRACKED ?? 100_000,
+    },
     database: { url: databaseUrl, sqlitePath: resolve(root, 'neural.db') },
     redis: { url: redisUrl, prefix: vars.REDIS_KEY_PREFIX ?? 'neural' },
     storage: {
@@ -219,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: vars.WEBHOOK_TIMEOUT_MS ?? 5000,
     },
     experiments: { compareMax: vars.COMPARE_MAX_EXPERIMENTS ?? 20 },
+    audit: { retentionDays: vars.AUDIT_RETENTION_DAYS ?? 90 },
+    idempotency: { ttlHours: vars.IDEMPOTENCY_TTL_HOURS ?? 24, lockSeconds: vars.IDEMPOTENCY_LOCK_SECONDS ?? 60 },
     serving: {
       maxReplicas: vars.DEPLOYMENT_MAX_REPLICAS ?? 8,
       maxBatch: vars.PREDICT_MAX_BATCH ?? 256,
@@ -264,3 +328,29 @@ function parseOrigins(raw: string | undefined): string[] {
   return text.split(',').map((o) => o.trim()).filter(Boolean);
 }
 export * from './app-config.module';
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `TRUST_PROXY` as Express's `trust proxy` takes it: true/false, a hop count, or a comma list of addresses, CIDRs and names. */
+function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
+  const text = raw?.trim().toLowerCase();
+  if (!text || ['0', 'false', 'no', 'off'].includes(text)) return false;
+  if (['true', 'yes', 'on'].includes(text)) return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !TRUST_PROXY_NAMES.has(e) && !isAddressOrCidr(e));
+  if (bad.length || !entries.length) {
+    throw new ConfigError(
+      `invalid configuration:\n  TRUST_PROXY=${JSON.stringify(raw)}: expected true, false, a hop count, or a comma list of addresses, CIDRs, loopback, linklocal, uniquelocal${bad.length ? ` (not understood: ${bad.join(', ')})` : ''}`,
+    );
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (!version || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}

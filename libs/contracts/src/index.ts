@@ -146,6 +146,9 @@ export const ERROR_CODES = {
   dslInvalid: 'dsl_error',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
+  insufficientScope: 'insufficient_scope',
+  idempotencyInProgress: 'idempotency_key_in_use',
+  idempotencyMismatch: 'idempotency_key_reused',
   notFound: 'not_found',
   conflict: 'conflict',
   payloadTooLarge: 'payload_too_large',
@@ -159,3 +162,37 @@ export const ERROR_CODES = {
   webhookRefused: 'webhook_url_refused',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/**
+ * What an API key may do. `read`: every GET and `POST /auth/token`; `predict`: calling deployments; `write`: every
+ * other change to the tenant's own resources (implies `read` and `predict`); `admin`: managing keys of any tenant and
+ * reading the audit log (implies the rest).
+ */
+export const API_SCOPES = ['read', 'write', 'predict', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+/** Scopes of a key created without any. */
+export const DEFAULT_SCOPES: readonly ApiScope[] = ['read', 'write'];
+
+const IMPLIED_SCOPES: Record<ApiScope, readonly ApiScope[]> = {
+  read: ['read'],
+  predict: ['predict'],
+  write: ['write', 'read', 'predict'],
+  admin: ['admin', 'write', 'read', 'predict'],
+};
+
+/** Every scope the stored `scopes` grant, implied ones included, in API_SCOPES order; unknown names grant nothing. */
+export function grantedScopes(scopes: readonly string[]): ApiScope[] {
+  const granted = new Set<ApiScope>();
+  for (const s of scopes) if (Object.hasOwn(IMPLIED_SCOPES, s)) for (const g of IMPLIED_SCOPES[s as ApiScope]) granted.add(g);
+  return API_SCOPES.filter((s) => granted.has(s));
+}
+
+const SERVER_PATH = /(?:file:\/\/)?(?:\/(?:[\w.@+-]+\/)+|[A-Za-z]:\\(?:[\w.@+ -]+\\)+)([\w.@+-]*)/g;
+
+/**
+ * `text` with every absolute file path cut to its last segment: messages of libraries (ONNX Runtime, the file system,
+ * Python) name server paths that a client must not see. A lone `/name` (a route, a probe path) is kept.
+ */
+export function redactServerPaths(text: string): string {
+  return text.replace(SERVER_PATH, (_whole, last: string) => last || '…');
+}

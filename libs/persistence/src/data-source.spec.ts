@@ -13,8 +13,8 @@ describe('dataSourceOptions', () => {
     expect(sqlite).toMatchObject({ type: 'better-sqlite3', database: '/tmp/neural-options-test/neural.db', enableWAL: true, synchronize: false, logging: false, migrationsRun: true });
     const pg = dataSourceOptions({ ...config, database: { ...config.database, url: 'postgres://u@h:5432/d' } });
     expect(pg).toMatchObject({ type: 'postgres', url: 'postgres://u@h:5432/d', synchronize: false, logging: false, migrationsRun: true });
-    expect(pg.entities).toHaveLength(8);
-    expect(pg.migrations).toHaveLength(3);
+    expect(pg.entities).toHaveLength(10);
+    expect(pg.migrations).toHaveLength(4);
   });
 });
 
@@ -29,7 +29,7 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
     const log = await db.dataSource.driver.createSchemaBuilder().log();
     expect(log.upQueries.map((q) => q.query)).toEqual([]);
     const applied = await db.dataSource.query(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-    expect(applied).toHaveLength(3);
+    expect(applied).toHaveLength(4);
   });
 
   it('has every named index', async () => {
@@ -60,6 +60,11 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
         'uq_deployments_tenant_name',
         'idx_deployments_tenant_created',
         'idx_deployments_status',
+        'idx_audit_events_created',
+        'idx_audit_events_tenant_created',
+        'idx_audit_events_action_created',
+        'uq_idempotency_keys_tenant_key',
+        'idx_idempotency_keys_expires',
       ]),
     );
   });
@@ -67,7 +72,7 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
   it('reopening runs nothing and keeps the data', async () => {
     const tenant = await new TenantsRepository(db.dataSource).create('persist');
     const again = await db.openAnother();
-    expect(await again.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(3);
+    expect(await again.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(4);
     expect(await new TenantsRepository(again).findById(tenant.id)).toMatchObject({ name: 'persist' });
   });
 
@@ -104,7 +109,7 @@ describe('migrations on PostgreSQL from processes starting together', () => {
       const results = await Promise.allSettled([0, 1, 2].map(() => openDataSource(dataSourceOptions(config))));
       for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-      expect(await opened[0].query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(3);
+      expect(await opened[0].query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(4);
     } finally {
       await Promise.all(opened.map((ds) => ds.destroy()));
       await pg.drop();

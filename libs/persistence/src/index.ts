@@ -10,4 +10,6 @@ export * from './repositories/experiments.repository';
 export * from './repositories/datasets.repository';
 export * from './repositories/webhook-deliveries.repository';
 export * from './repositories/deployments.repository';
+export * from './repositories/audit-events.repository';
+export * from './repositories/idempotency-keys.repository';
 export { isUuid, type Page, type PageQuery } from './repositories/repository.utils';

@@ -4,15 +4,17 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from '@app/config';
 import { dataSourceOptions, openDataSource } from './data-source';
 import { ApiKeysRepository } from './repositories/api-keys.repository';
+import { AuditEventsRepository } from './repositories/audit-events.repository';
 import { DatasetsRepository } from './repositories/datasets.repository';
 import { ExperimentsRepository } from './repositories/experiments.repository';
+import { IdempotencyKeysRepository } from './repositories/idempotency-keys.repository';
 import { JobsRepository } from './repositories/jobs.repository';
 import { ModelsRepository } from './repositories/models.repository';
 import { TenantsRepository } from './repositories/tenants.repository';
 import { WebhookDeliveriesRepository } from './repositories/webhook-deliveries.repository';
 import { DeploymentsRepository } from './repositories/deployments.repository';
 
-const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository, ExperimentsRepository, DatasetsRepository, WebhookDeliveriesRepository, DeploymentsRepository];
+const REPOSITORIES = [TenantsRepository, ApiKeysRepository, JobsRepository, ModelsRepository, ExperimentsRepository, DatasetsRepository, WebhookDeliveriesRepository, DeploymentsRepository, AuditEventsRepository, IdempotencyKeysRepository];
 
 /**
  * The database connection (from the injected APP_CONFIG, migrated on start) and the repositories, global.

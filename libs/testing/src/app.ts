@@ -68,6 +68,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     STORAGE_PATH: storagePath,
+    // Suites send many bad credentials on purpose from one address; the limiter's own test sets a low limit.
+    AUTH_FAILURE_LIMIT: '100000',
     ...(options.distributed ? { DATABASE_URL: options.distributed.databaseUrl, REDIS_URL: options.distributed.redisUrl } : {}),
     ...options.env,
   };
@@ -145,10 +147,10 @@ export interface TenantSession {
   headers: Record<string, string>;
 }
 
-/** Creates a tenant and an API key for it through the running gateway's repositories. */
-export async function createTenantSession(gateway: TestGateway, name = `tenant-${randomBytes(3).toString('hex')}`): Promise<TenantSession> {
+/** Creates a tenant and an API key for it (scopes read and write unless given) through the running gateway's repositories. */
+export async function createTenantSession(gateway: TestGateway, name = `tenant-${randomBytes(3).toString('hex')}`, scopes?: readonly string[]): Promise<TenantSession> {
   const tenant = await gateway.get(TenantsRepository).create(name);
-  const { entity, plaintextKey } = await gateway.get(ApiKeysRepository).create(tenant.id, `${name} key`);
+  const { entity, plaintextKey } = await gateway.get(ApiKeysRepository).create(tenant.id, `${name} key`, scopes);
   return { tenantId: tenant.id, apiKeyId: entity.id, apiKey: plaintextKey, headers: { [gateway.config.auth.apiKeyHeader]: plaintextKey } };
 }
 

@@ -1,7 +1,11 @@
+import type { ApiScope } from '@app/contracts';
+
 /** What a successful authentication yields; stored as `req.user`. */
 export interface AuthPrincipal {
   tenantId: string;
   apiKeyId: string;
+  /** Every scope the key grants, implied ones included (see `grantedScopes`). */
+  scopes: ApiScope[];
   /** How the caller proved it: the key itself, or a token issued for it. */
   method: 'api_key' | 'bearer';
 }
@@ -12,4 +16,6 @@ export interface AccessTokenClaims {
   sub: string;
   /** Its tenant. */
   tid: string;
+  /** The key's scopes when the token was issued (informative: requests are checked against the key's current ones). */
+  scp: string[];
 }

@@ -1,6 +1,8 @@
 import { type AppConfig, APP_CONFIG } from '@app/config';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
+import { AuthFailureLimiter } from '../common/auth-failure-limiter';
+import { ApiKeysService } from './api-keys.service';
 import { AuthController } from './auth.controller';
 import { ApiAuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
@@ -8,7 +10,7 @@ import { GATEWAY_PASSPORT, passportProvider } from './passport.provider';
 
 const ISSUER = 'neural-dsl-platform';
 
-/** API keys and bearer tokens: the strategies, the global guard (registered by AppModule) and `POST /auth/token`. */
+/** API keys and bearer tokens: the strategies, the global guard (registered by AppModule), `/auth/keys` and `/auth/token`. */
 @Module({
   imports: [
     JwtModule.registerAsync({
@@ -21,7 +23,7 @@ const ISSUER = 'neural-dsl-platform';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, passportProvider, ApiAuthGuard],
+  providers: [AuthService, ApiKeysService, AuthFailureLimiter, passportProvider, ApiAuthGuard],
   exports: [AuthService, ApiAuthGuard, GATEWAY_PASSPORT],
 })
 export class AuthModule {}

@@ -1,5 +1,6 @@
 import { type AppConfig, DEMO_API_KEY, InjectAppConfig } from '@app/config';
-import { ApiKeysRepository, hashApiKey } from '@app/persistence';
+import { grantedScopes } from '@app/contracts';
+import { type ApiKeyIdentity, ApiKeysRepository, hashApiKey } from '@app/persistence';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import type { AccessTokenClaims, AuthPrincipal } from './auth-principal';
@@ -9,9 +10,13 @@ export interface IssuedToken {
   access_token: string;
   token_type: 'bearer';
   expires_in: number;
+  scopes: string[];
 }
 
-/** Checks API keys and access tokens, issues tokens, and seeds the development demo key at boot. */
+/** Name of the tenant `ADMIN_API_KEY` belongs to. */
+export const ADMIN_TENANT_NAME = 'admin';
+
+/** Checks API keys and access tokens, issues tokens, and seeds the demo key (development) and `ADMIN_API_KEY` at boot. */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
   private readonly logger = new Logger(AuthService.name);
@@ -23,7 +28,12 @@ export class AuthService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.auth.demoKeyEnabled) await this.apiKeys.ensureDemoKey(DEMO_API_KEY);
+    // The demo key is the seed's examples' key: in development it may do anything, including creating keys.
+    if (this.config.auth.demoKeyEnabled) await this.apiKeys.ensureDemoKey(DEMO_API_KEY, ['admin']);
+    if (this.config.auth.adminApiKey) {
+      const key = await this.apiKeys.ensureKey(this.config.auth.adminApiKey, { tenantName: ADMIN_TENANT_NAME, keyName: 'ADMIN_API_KEY', scopes: ['admin'] });
+      this.logger.log(`administrator key from ADMIN_API_KEY: id ${key.id}${key.revokedAt ? ' (revoked: it is not accepted)' : ''}`);
+    }
   }
 
   /** The principal of an active key, or null for an unknown, revoked or (in production) demo key. */
@@ -32,12 +42,13 @@ export class AuthService implements OnApplicationBootstrap {
     // A database copied from development may still hold the demo key; production never honours it.
     if (plaintext === DEMO_API_KEY && !this.config.auth.demoKeyEnabled) return null;
     const key = await this.apiKeys.findActiveIdentityByHash(hashApiKey(plaintext));
-    if (!key) return null;
-    this.apiKeys.touch(key.id).catch((err: unknown) => this.logger.warn(`could not record the use of key ${key.id}: ${String(err)}`));
-    return { tenantId: key.tenantId, apiKeyId: key.id, method: 'api_key' };
+    return key ? this.principal(key, 'api_key') : null;
   }
 
-  /** The principal of a valid, unexpired token issued by this platform, or null. */
+  /**
+   * The principal of a valid, unexpired token issued by this platform for a key that is still active, or null. The
+   * key is read on every request, so revoking it ends its tokens at once, on every gateway.
+   */
   async verifyAccessToken(token: string): Promise<AuthPrincipal | null> {
     let claims: Partial<AccessTokenClaims>;
     try {
@@ -46,13 +57,19 @@ export class AuthService implements OnApplicationBootstrap {
       return null;
     }
     if (typeof claims.sub !== 'string' || typeof claims.tid !== 'string') return null;
-    return { tenantId: claims.tid, apiKeyId: claims.sub, method: 'bearer' };
+    const key = await this.apiKeys.findActiveIdentityById(claims.sub);
+    return key && key.tenantId === claims.tid ? this.principal(key, 'bearer') : null;
+  }
+
+  private principal(key: ApiKeyIdentity, method: AuthPrincipal['method']): AuthPrincipal {
+    this.apiKeys.touch(key.id).catch((err: unknown) => this.logger.warn(`could not record the use of key ${key.id}: ${String(err)}`));
+    return { tenantId: key.tenantId, apiKeyId: key.id, scopes: grantedScopes(key.scopes), method };
   }
 
   /** A short-lived token standing for the API key of `principal`. */
   async issueToken(principal: AuthPrincipal): Promise<IssuedToken> {
-    const claims: AccessTokenClaims = { sub: principal.apiKeyId, tid: principal.tenantId };
+    const claims: AccessTokenClaims = { sub: principal.apiKeyId, tid: principal.tenantId, scp: principal.scopes };
     const accessToken = await this.jwt.signAsync(claims, { expiresIn: this.config.auth.jwtExpiresIn });
-    return { access_token: accessToken, token_type: 'bearer', expires_in: this.config.auth.jwtExpiresIn };
+    return { access_token: accessToken, token_type: 'bearer', expires_in: this.config.auth.jwtExpiresIn, scopes: principal.scopes };
   }
 }

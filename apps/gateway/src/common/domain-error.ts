@@ -55,6 +55,10 @@ export class DomainError extends Error {
     return new DomainError(ERROR_CODES.validation, 422, 'Unprocessable Entity', detail, errors);
   }
 
+  static rateLimited(detail: string, retryAfterSeconds: number): DomainError {
+    return new DomainError(ERROR_CODES.rateLimited, 429, 'Too Many Requests', detail, undefined, retryAfterSeconds);
+  }
+
   static unavailable(detail: string, retryAfterSeconds?: number): DomainError {
     return new DomainError(ERROR_CODES.unavailable, 503, 'Service Unavailable', detail, undefined, retryAfterSeconds);
   }

@@ -4,8 +4,10 @@ import { type AppConfig, InjectAppConfig } from '@app/config';
 import { CompileError, CompileService, QueueDriver, QueueUnavailableError } from '@app/queue';
 import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
+import { Idempotent } from '../common/idempotency/idempotent.decorator';
+import { ExpensiveRoute } from '../common/rate-limit.decorator';
 import { CompileAcceptedDto, CompileResultDto } from './dto/compile-result.dto';
 import { CompileRequestDto } from './dto/compile-request.dto';
 import { assertWebhookUrl } from '../common/webhook-url';
@@ -24,11 +26,15 @@ export class CompileController {
   ) {}
 
   @Post('sync')
+  @ExpensiveRoute()
+  @RequiresScope('write')
   @HttpCode(200)
   @ApiOperation({ summary: 'Compile a DSL model now', description: 'Registers the compiled model under /models/.' })
   @ApiOkResponse({ type: CompileResultDto })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'DSL errors (line, column, message, hint) or an invalid body' })
   async sync(@CurrentTenant() tenant: TenantContext, @Body() body: CompileRequestDto): Promise<CompileResultDto> {
+    // Sync sends no webhook, but a refused target is refused here too rather than silently accepted.
+    if (body.webhook_url) await assertWebhookUrl(body.webhook_url, this.config.webhooks.allowPrivate);
     try {
       return await this.compiler.compileAndStore(tenant.tenantId, body, null);
     } catch (e) {
@@ -38,9 +44,12 @@ export class CompileController {
   }
 
   @Post()
+  @ExpensiveRoute()
+  @RequiresScope('write')
   @HttpCode(202)
   @ApiOperation({ summary: 'Submit an asynchronous compile job', description: 'Poll GET /jobs/{job_id}; its result is the sync answer.' })
   @ApiAcceptedResponse({ type: CompileAcceptedDto })
+  @Idempotent()
   async submit(@CurrentTenant() tenant: TenantContext, @Body() body: CompileRequestDto): Promise<CompileAcceptedDto> {
     if (body.webhook_url) await assertWebhookUrl(body.webhook_url, this.config.webhooks.allowPrivate);
     const job = await this.jobs.create({ tenantId: tenant.tenantId, type: 'compile', input: { ...body }, webhookUrl: body.webhook_url ?? null });

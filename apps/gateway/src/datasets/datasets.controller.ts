@@ -1,7 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiConflictResponse, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { Audited } from '../audit/audited.decorator';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
 import { DatasetsService } from './datasets.service';
@@ -13,6 +14,7 @@ export class DatasetsController {
   constructor(private readonly datasets: DatasetsService) {}
 
   @Post()
+  @RequiresScope('write')
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a dataset (CSV with a label column, or JSON {x, y})', description: 'multipart/form-data; the answer’s dataset_id (or the name) is usable as `dataset` in POST /jobs/train.' })
   @ApiConsumes('multipart/form-data')
@@ -27,6 +29,7 @@ export class DatasetsController {
   }
 
   @Get()
+  @RequiresScope('read')
   @ApiOperation({ summary: 'List the built-in datasets and the tenant’s uploads, with shapes and sizes' })
   @ApiOkResponse({ type: DatasetListDto })
   list(@CurrentTenant() tenant: TenantContext, @Query() query: DatasetListQueryDto): Promise<DatasetListDto> {
@@ -34,6 +37,7 @@ export class DatasetsController {
   }
 
   @Get(':dataset_id')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Get an uploaded dataset' })
   @ApiOkResponse({ type: DatasetDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -42,6 +46,8 @@ export class DatasetsController {
   }
 
   @Delete(':dataset_id')
+  @RequiresScope('write')
+  @Audited('dataset.deleted', 'dataset', 'dataset_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an uploaded dataset and its files' })
   @ApiNoContentResponse()

@@ -15,9 +15,12 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { receivedAtOf } from '../common/request-id.middleware';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { Audited } from '../audit/audited.decorator';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
+import { ExpensiveRoute } from '../common/rate-limit.decorator';
 import { IdPipe } from '../common/id.pipe';
+import { Idempotent } from '../common/idempotency/idempotent.decorator';
 import { sendFile } from '../common/send-file';
 import { DeploymentsService } from './deployments.service';
 import {
@@ -44,6 +47,7 @@ export class DeploymentsController {
   ) {}
 
   @Post()
+  @RequiresScope('write')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Deploy a trained model behind a prediction endpoint',
@@ -52,11 +56,13 @@ export class DeploymentsController {
   @ApiCreatedResponse({ type: DeploymentDto })
   @ApiConflictResponse({ type: ProblemDto, description: 'The tenant already has a deployment of that name' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'No such model, or a model that was never trained' })
+  @Idempotent()
   create(@CurrentTenant() tenant: TenantContext, @Body() body: CreateDeploymentDto): Promise<DeploymentDto> {
     return this.deployments.create(tenant.tenantId, body);
   }
 
   @Get()
+  @RequiresScope('read')
   @ApiOperation({ summary: 'List deployments, newest first' })
   @ApiOkResponse({ type: DeploymentListDto })
   list(@CurrentTenant() tenant: TenantContext, @Query() query: DeploymentListQueryDto): Promise<DeploymentListDto> {
@@ -64,6 +70,7 @@ export class DeploymentsController {
   }
 
   @Get(':deployment_id')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Get a deployment: status, replicas and ready replicas, endpoint, request and error counts, latency' })
   @ApiOkResponse({ type: DeploymentDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -72,6 +79,8 @@ export class DeploymentsController {
   }
 
   @Delete(':deployment_id')
+  @RequiresScope('write')
+  @Audited('deployment.deleted', 'deployment', 'deployment_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Stop serving and delete the deployment' })
   @ApiNoContentResponse()
@@ -81,6 +90,8 @@ export class DeploymentsController {
   }
 
   @Post(':deployment_id/scale')
+  @RequiresScope('write')
+  @Audited('deployment.scaled', 'deployment', 'deployment_id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Change the number of serving workers', description: '`{"replicas": N}` in the body, or `?replicas=N` as in the seed. 0 pauses serving: predict answers 503 until scaled up again.' })
   @ApiOkResponse({ type: DeploymentDto })
@@ -96,6 +107,8 @@ export class DeploymentsController {
   }
 
   @Post(':deployment_id/predict')
+  @ExpensiveRoute()
+  @RequiresScope('predict')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Predict with the deployed model',
@@ -114,6 +127,7 @@ export class DeploymentsController {
   }
 
   @Get(':deployment_id/manifests')
+  @RequiresScope('read')
   @Header('Content-Type', 'application/yaml; charset=utf-8')
   @ApiOperation({ summary: 'Kubernetes manifests to run the model as its own service', description: 'Deployment, Service, HorizontalPodAutoscaler (and a PodDisruptionBudget from 2 replicas), as multi-document YAML.' })
   @ApiProduces('application/yaml')
@@ -125,6 +139,7 @@ export class DeploymentsController {
   }
 
   @Get(':deployment_id/model')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Download the ONNX file the deployment serves' })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ description: 'The .onnx file' })

@@ -1,7 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, Query, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { Audited } from '../audit/audited.decorator';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
 import { sendFile } from '../common/send-file';
@@ -14,6 +15,7 @@ export class ExperimentsController {
   constructor(private readonly experiments: ExperimentsService) {}
 
   @Get()
+  @RequiresScope('read')
   @ApiOperation({ summary: 'List experiments, newest first or sorted by a final metric' })
   @ApiOkResponse({ type: ExperimentListDto })
   list(@CurrentTenant() tenant: TenantContext, @Query() query: ExperimentListQueryDto): Promise<ExperimentListDto> {
@@ -21,6 +23,7 @@ export class ExperimentsController {
   }
 
   @Get(':experiment_id')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Get an experiment: hyperparameters, per-epoch history, final, best and test metrics, artifacts' })
   @ApiOkResponse({ type: ExperimentDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -29,6 +32,8 @@ export class ExperimentsController {
   }
 
   @Delete(':experiment_id')
+  @RequiresScope('write')
+  @Audited('experiment.deleted', 'experiment', 'experiment_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an experiment and its artifacts (a running one is cancelled first)' })
   @ApiNoContentResponse()
@@ -38,6 +43,7 @@ export class ExperimentsController {
   }
 
   @Get(':experiment_id/artifacts/:artifact_name')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Download an artifact: model.json, weights.bin, model.onnx, model_tensorflow.py, model_pytorch.py, weights.pt, metrics.csv, training.log' })
   @ApiProduces('application/octet-stream', 'application/json', 'text/csv', 'text/plain', 'text/x-python')
   @ApiOkResponse({ description: 'The file, with a Content-Disposition filename' })
@@ -52,6 +58,7 @@ export class ExperimentsController {
   }
 
   @Get(':experiment_id/compare')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Compare experiments: hyperparameter differences, final metrics, histories, and the best per metric', description: 'compare_with=<id> (repeatable) or ids=<id>,<id>; an unknown id is a 404.' })
   @ApiOkResponse({ type: CompareDto })
   @ApiNotFoundResponse({ type: ProblemDto })

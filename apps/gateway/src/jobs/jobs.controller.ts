@@ -1,9 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { Audited } from '../audit/audited.decorator';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
+import { ExpensiveRoute } from '../common/rate-limit.decorator';
 import { IdPipe } from '../common/id.pipe';
+import { Idempotent } from '../common/idempotency/idempotent.decorator';
 import { JobDto, JobListDto, JobListQueryDto, WebhookDeliveryListDto } from './dto/job.dto';
 import { TrainAcceptedDto, TrainRequestDto } from './dto/train-request.dto';
 import { JobsService } from './jobs.service';
@@ -18,6 +21,8 @@ export class JobsController {
   ) {}
 
   @Post('train')
+  @ExpensiveRoute()
+  @RequiresScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Submit a training job',
@@ -27,11 +32,13 @@ export class JobsController {
   })
   @ApiAcceptedResponse({ type: TrainAcceptedDto })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'Invalid DSL (line/column), a layer or setting the engine cannot train, an unknown or mismatched dataset, PyTorch unavailable, or a refused webhook URL' })
+  @Idempotent()
   train(@CurrentTenant() tenant: TenantContext, @Body() body: TrainRequestDto): Promise<TrainAcceptedDto> {
     return this.training.submit(tenant.tenantId, body);
   }
 
   @Get()
+  @RequiresScope('read')
   @ApiOperation({ summary: 'List jobs, newest first' })
   @ApiOkResponse({ type: JobListDto })
   list(@CurrentTenant() tenant: TenantContext, @Query() query: JobListQueryDto): Promise<JobListDto> {
@@ -39,6 +46,7 @@ export class JobsController {
   }
 
   @Get(':job_id')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Get a job' })
   @ApiOkResponse({ type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -47,6 +55,8 @@ export class JobsController {
   }
 
   @Delete(':job_id')
+  @RequiresScope('write')
+  @Audited('job.cancelled', 'job', 'job_id')
   @HttpCode(202)
   @ApiOperation({ summary: 'Cancel a job', description: 'Answers the job (status cancelled); 409 when it already finished.' })
   @ApiAcceptedResponse({ type: JobDto })
@@ -57,6 +67,7 @@ export class JobsController {
   }
 
   @Get(':job_id/webhooks')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'The job’s webhook deliveries, with every attempt' })
   @ApiOkResponse({ type: WebhookDeliveryListDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -65,6 +76,7 @@ export class JobsController {
   }
 
   @Sse(':job_id/events')
+  @RequiresScope('read')
   @ApiOperation({
     summary: 'Stream the job as Server-Sent Events',
     description: 'A `job` event with the whole job at the start and at every change, `progress` events per batch and `epoch` events with each epoch’s metrics, until the job finishes. Works across gateways and workers (Redis pub/sub).',

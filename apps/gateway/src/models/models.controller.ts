@@ -1,7 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, Query, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentTenant, type TenantContext } from '../auth/auth.decorators';
+import { Audited } from '../audit/audited.decorator';
+import { CurrentTenant, RequiresScope, type TenantContext } from '../auth/auth.decorators';
 import { ProblemDto } from '../common/dto/problem.dto';
 import { IdPipe } from '../common/id.pipe';
 import { sendFile } from '../common/send-file';
@@ -14,6 +15,7 @@ export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   @Get()
+  @RequiresScope('read')
   @ApiOperation({ summary: 'List compiled models, newest first' })
   @ApiOkResponse({ type: ModelListDto })
   list(@CurrentTenant() tenant: TenantContext, @Query() query: ModelListQueryDto): Promise<ModelListDto> {
@@ -21,6 +23,7 @@ export class ModelsController {
   }
 
   @Get(':model_id')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Get a model: summary, source DSL, backend, size' })
   @ApiOkResponse({ type: ModelDto })
   @ApiNotFoundResponse({ type: ProblemDto })
@@ -29,6 +32,7 @@ export class ModelsController {
   }
 
   @Get(':model_id/download')
+  @RequiresScope('read')
   @ApiOperation({ summary: 'Download the model: the generated file, or (trained models) ONNX, tfjs, code or PyTorch weights', description: 'Pick a form with ?format=; `formats` of GET /models/{id} lists them.' })
   @ApiProduces('text/x-python', 'application/octet-stream', 'application/zip')
   @ApiOkResponse({ description: 'The file, with a Content-Disposition filename' })
@@ -44,6 +48,8 @@ export class ModelsController {
   }
 
   @Delete(':model_id')
+  @RequiresScope('write')
+  @Audited('model.deleted', 'model', 'model_id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a model and its stored file' })
   @ApiNoContentResponse()

@@ -1,15 +1,19 @@
 import { EntitySchema } from 'typeorm';
 import { apiKeySchema } from './api-key.entity';
+import { auditEventSchema } from './audit-event.entity';
 import { Dialect } from './column-types';
 import { datasetSchema } from './dataset.entity';
 import { deploymentSchema } from './deployment.entity';
 import { experimentSchema } from './experiment.entity';
+import { idempotencyKeySchema } from './idempotency-key.entity';
 import { jobSchema } from './job.entity';
 import { modelSchema } from './model.entity';
 import { tenantSchema } from './tenant.entity';
 import { webhookDeliverySchema } from './webhook-delivery.entity';
 
 export { ApiKeyEntity } from './api-key.entity';
+export { AuditEventEntity } from './audit-event.entity';
+export { IdempotencyKeyEntity, IDEMPOTENCY_STATES, type IdempotencyState } from './idempotency-key.entity';
 export type { Dialect } from './column-types';
 export { JobEntity } from './job.entity';
 export type { JobError } from './job.entity';
@@ -34,5 +38,7 @@ export function entitySchemas(dialect: Dialect): EntitySchema[] {
     datasetSchema(dialect),
     webhookDeliverySchema(dialect),
     deploymentSchema(dialect),
+    auditEventSchema(dialect),
+    idempotencyKeySchema(dialect),
   ] as EntitySchema[];
 }

@@ -36,7 +36,7 @@ describe.each(TEST_DIALECTS)('TenantsRepository and ApiKeysRepository on %s', (d
     expect(await keys.findActiveByHash(hashApiKey(`${plaintextKey}x`))).toBeNull();
     const second = await keys.create(tenant.id, 'other');
     expect(second.plaintextKey).not.toBe(plaintextKey);
-    expect(second.entity.scopes).toEqual(['*']);
+    expect(second.entity.scopes).toEqual(['read', 'write']);
   });
 
   it('stores a chosen plaintext with createWithKey; the hash is unique', async () => {
@@ -50,13 +50,16 @@ describe.each(TEST_DIALECTS)('TenantsRepository and ApiKeysRepository on %s', (d
     const a = await tenants.create('a');
     const b = await tenants.create('b');
     const { entity, plaintextKey } = await keys.create(a.id, 'to revoke');
-    expect(await keys.revoke(b.id, entity.id)).toBe(false);
+    expect(await keys.revoke(b.id, entity.id)).toBeNull();
     expect(await keys.findActiveByHash(hashApiKey(plaintextKey))).not.toBeNull();
-    expect(await keys.findActiveIdentityByHash(hashApiKey(plaintextKey))).toEqual({ id: entity.id, tenantId: a.id });
-    expect(await keys.revoke(a.id, entity.id)).toBe(true);
-    expect(await keys.revoke(a.id, entity.id)).toBe(false);
+    const identity = { id: entity.id, tenantId: a.id, scopes: ['read', 'write'] };
+    expect(await keys.findActiveIdentityByHash(hashApiKey(plaintextKey))).toEqual(identity);
+    expect(await keys.findActiveIdentityById(entity.id)).toEqual(identity);
+    expect(await keys.revoke(a.id, entity.id)).toMatchObject({ id: entity.id, revokedAt: expect.any(Date) });
+    expect(await keys.revoke(a.id, entity.id)).toBeNull();
     expect(await keys.findActiveByHash(hashApiKey(plaintextKey))).toBeNull();
     expect(await keys.findActiveIdentityByHash(hashApiKey(plaintextKey))).toBeNull();
+    expect(await keys.findActiveIdentityById(entity.id)).toBeNull();
     expect(await keys.listForTenant(b.id)).toEqual([]);
     const listed = await keys.listForTenant(a.id);
     expect(listed).toHaveLength(1);
@@ -80,14 +83,35 @@ describe.each(TEST_DIALECTS)('TenantsRepository and ApiKeysRepository on %s', (d
     expect(await otherProcess.touch(entity.id, new Date(later.getTime() + TOUCH_INTERVAL_MS))).toBe(true);
   });
 
+  it('an administrator revokes any tenant key, and lists keys of one tenant or all', async () => {
+    const a = await tenants.create('admin-a');
+    const b = await tenants.create('admin-b');
+    const ka = await keys.create(a.id, 'ka');
+    const kb = await keys.create(b.id, 'kb', ['read']);
+    expect((await keys.list(b.id, { skip: 0, limit: 10 })).items.map((k) => k.id)).toEqual([kb.entity.id]);
+    const all = await keys.list(null, { skip: 0, limit: 1000 });
+    expect(all.items.map((k) => k.id)).toEqual(expect.arrayContaining([ka.entity.id, kb.entity.id]));
+    expect(all.items[0].id).toBe(kb.entity.id);
+    expect(await keys.revoke(null, ka.entity.id)).toMatchObject({ id: ka.entity.id, tenantId: a.id });
+  });
+
+  it('ensureKey keeps an operator key scoped as configured', async () => {
+    const plaintext = `admin_${dialect}_0123456789abcdef`;
+    const first = await keys.ensureKey(plaintext, { tenantName: 'admin', keyName: 'admin key', scopes: ['admin'] });
+    expect(first).toMatchObject({ scopes: ['admin'], name: 'admin key' });
+    const again = await keys.ensureKey(plaintext, { tenantName: 'admin', keyName: 'admin key', scopes: ['read'] });
+    expect(again).toMatchObject({ id: first.id, tenantId: first.tenantId, scopes: ['read'] });
+  });
+
   it('ensureDemoKey creates the demo tenant and key once, even when called concurrently', async () => {
     const plaintext = `demo_${dialect}_12345`;
-    const [first, second] = await Promise.all([keys.ensureDemoKey(plaintext), new ApiKeysRepository(await db.openAnother()).ensureDemoKey(plaintext)]);
+    const scopes = ['admin'];
+    const [first, second] = await Promise.all([keys.ensureDemoKey(plaintext, scopes), new ApiKeysRepository(await db.openAnother()).ensureDemoKey(plaintext, scopes)]);
     expect(second.id).toBe(first.id);
     expect(first.keyHash).toBe(hashApiKey(plaintext));
     const tenant = await tenants.findById(first.tenantId);
     expect(tenant).toMatchObject({ name: DEMO_TENANT_NAME });
-    expect(await keys.ensureDemoKey(plaintext)).toMatchObject({ id: first.id, tenantId: first.tenantId });
+    expect(await keys.ensureDemoKey(plaintext, scopes)).toMatchObject({ id: first.id, tenantId: first.tenantId });
     expect(await keys.listForTenant(first.tenantId)).toHaveLength(1);
     const [{ n }] = await db.dataSource.query(`SELECT COUNT(*) AS n FROM tenants WHERE id = '${first.tenantId}'`);
     expect(Number(n)).toBe(1);

@@ -1,13 +1,29 @@
+import { DEFAULT_SCOPES } from '@app/contracts';
 import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { ApiKeyEntity, TenantEntity } from '../entities';
-import { isUuid, nextTimestamp } from './repository.utils';
+import { isUuid, nextTimestamp, type Page, type PageQuery } from './repository.utils';
 
-/** Scopes a key gets when none are given: everything its tenant may do. */
-export const DEFAULT_API_KEY_SCOPES: readonly string[] = ['*'];
+/** Scopes a key gets when none are given: everything in its own tenant, no administration. */
+export const DEFAULT_API_KEY_SCOPES: readonly string[] = DEFAULT_SCOPES;
 /** Name of the tenant that owns the development demo key. */
 export const DEMO_TENANT_NAME = 'demo';
+
+/** What authentication needs of an active key. */
+export interface ApiKeyIdentity {
+  id: string;
+  tenantId: string;
+  scopes: string[];
+}
+
+/** A key chosen by the operator (the demo key, `ADMIN_API_KEY`), made sure of at boot. */
+export interface EnsuredKey {
+  /** Seeds the stable tenant and key ids, and names the tenant when it is created. */
+  tenantName: string;
+  keyName: string;
+  scopes: readonly string[];
+}
 /** `last_used_at` is written at most this often per key, so authenticating is not a write per request. */
 export const TOUCH_INTERVAL_MS = 60_000;
 const PREFIX_LENGTH = 8;
@@ -58,10 +74,28 @@ export class ApiKeysRepository {
    * What authentication needs of an active key, on every request: one prepared-style query instead of the entity
    * query builder, which costs more than the lookup itself (a third of an authenticated request's CPU on SQLite).
    */
-  async findActiveIdentityByHash(keyHash: string): Promise<{ id: string; tenantId: string } | null> {
+  async findActiveIdentityByHash(keyHash: string): Promise<ApiKeyIdentity | null> {
+    return this.findActiveIdentity('key_hash', keyHash);
+  }
+
+  /** The same by key id: a bearer token names its key, and stops working the moment the key is revoked. */
+  async findActiveIdentityById(id: string): Promise<ApiKeyIdentity | null> {
+    return isUuid(id) ? this.findActiveIdentity('id', id) : null;
+  }
+
+  private async findActiveIdentity(column: 'key_hash' | 'id', value: string): Promise<ApiKeyIdentity | null> {
     const placeholder = this.dataSource.options.type === 'postgres' ? '$1' : '?';
-    const rows: Array<{ id: string; tenant_id: string }> = await this.dataSource.query(`SELECT "id", "tenant_id" FROM "api_keys" WHERE "key_hash" = ${placeholder} AND "revoked_at" IS NULL`, [keyHash]);
-    return rows.length ? { id: rows[0].id, tenantId: rows[0].tenant_id } : null;
+    const rows: Array<{ id: string; tenant_id: string; scopes: string[] | string }> = await this.dataSource.query(
+      `SELECT "id", "tenant_id", "scopes" FROM "api_keys" WHERE "${column}" = ${placeholder} AND "revoked_at" IS NULL`,
+      [value],
+    );
+    if (!rows.length) return null;
+    const { id, tenant_id: tenantId, scopes } = rows[0];
+    return { id, tenantId, scopes: typeof scopes === 'string' ? (JSON.parse(scopes) as string[]) : scopes };
+  }
+
+  async findById(id: string): Promise<ApiKeyEntity | null> {
+    return isUuid(id) ? this.repo.findOneBy({ id }) : null;
   }
 
   /** The tenant's keys, newest first (revoked ones included). */
@@ -69,16 +103,30 @@ export class ApiKeysRepository {
     return this.repo.find({ where: { tenantId }, order: { createdAt: 'DESC', id: 'DESC' } });
   }
 
-  /** Revokes one of the tenant's keys; false when it does not exist, belongs to another tenant or was revoked. */
-  async revoke(tenantId: string, id: string): Promise<boolean> {
-    if (!isUuid(id)) return false;
+  /** A page of keys, newest first: one tenant's, or every tenant's when `tenantId` is null (administrators). */
+  async list(tenantId: string | null, page: PageQuery): Promise<Page<ApiKeyEntity>> {
+    const [items, total] = await this.repo.findAndCount({
+      where: tenantId === null ? {} : { tenantId },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      skip: page.skip,
+      take: page.limit,
+    });
+    return { items, total };
+  }
+
+  /**
+   * Revokes a key of the tenant (any tenant's when `tenantId` is null); the revoked entity, or null when it does not
+   * exist, belongs to another tenant or was already revoked.
+   */
+  async revoke(tenantId: string | null, id: string): Promise<ApiKeyEntity | null> {
+    if (!isUuid(id)) return null;
     const result = await this.repo
       .createQueryBuilder()
       .update(ApiKeyEntity)
       .set({ revokedAt: nextTimestamp() })
-      .where({ id, tenantId, revokedAt: IsNull() })
+      .where({ id, revokedAt: IsNull(), ...(tenantId === null ? {} : { tenantId }) })
       .execute();
-    return result.affected === 1;
+    return result.affected === 1 ? this.repo.findOneBy({ id }) : null;
   }
 
   /**
@@ -101,28 +149,37 @@ export class ApiKeysRepository {
     return result.affected === 1;
   }
 
+  /** Makes sure `plaintext` is the development demo key, with every scope (see {@link ensureKey}). */
+  async ensureDemoKey(plaintext: string, scopes: readonly string[]): Promise<ApiKeyEntity> {
+    return this.ensureKey(plaintext, { tenantName: DEMO_TENANT_NAME, keyName: 'demo key', scopes });
+  }
+
   /**
-   * Makes sure `plaintext` is a key of the demo tenant. Idempotent and safe when several processes boot at once:
-   * tenant and key ids are derived from the key, and both inserts ignore conflicts. A key already present (even
-   * revoked) is left as it is.
+   * Makes sure `plaintext` is an active-or-revoked key of its own tenant with `scopes`. Idempotent and safe when
+   * several processes boot at once: tenant and key ids are derived from the key, and both inserts ignore conflicts.
+   * A key already present keeps its tenant and revocation; only its scopes follow the configuration.
    */
-  async ensureDemoKey(plaintext: string): Promise<ApiKeyEntity> {
+  async ensureKey(plaintext: string, ensured: EnsuredKey): Promise<ApiKeyEntity> {
     const keyHash = hashApiKey(plaintext);
     const existing = await this.repo.findOneBy({ keyHash });
-    if (existing) return existing;
-    const tenantId = uuidFrom(`demo-tenant:${keyHash}`);
+    if (existing) {
+      if (sameScopes(existing.scopes, ensured.scopes)) return existing;
+      await this.repo.update({ id: existing.id }, { scopes: [...ensured.scopes] });
+      return this.repo.findOneByOrFail({ id: existing.id });
+    }
+    const tenantId = uuidFrom(`${ensured.tenantName}-tenant:${keyHash}`);
     await this.dataSource
       .createQueryBuilder()
       .insert()
       .into(TenantEntity)
-      .values({ id: tenantId, name: DEMO_TENANT_NAME, createdAt: nextTimestamp() })
+      .values({ id: tenantId, name: ensured.tenantName, createdAt: nextTimestamp() })
       .orIgnore()
       .execute();
     await this.repo
       .createQueryBuilder()
       .insert()
       .into(ApiKeyEntity)
-      .values(this.build(uuidFrom(`demo-key:${keyHash}`), tenantId, 'demo key', plaintext, DEFAULT_API_KEY_SCOPES))
+      .values(this.build(uuidFrom(`${ensured.tenantName}-key:${keyHash}`), tenantId, ensured.keyName, plaintext, ensured.scopes))
       .orIgnore()
       .execute();
     return this.repo.findOneByOrFail({ keyHash });
@@ -141,6 +198,10 @@ export class ApiKeysRepository {
       revokedAt: null,
     });
   }
+}
+
+function sameScopes(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((s) => b.includes(s));
 }
 
 /** A stable UUID-shaped id (version 8, "custom") from a seed string. */

@@ -1,4 +1,4 @@
-import type { DeploymentStatus } from '@app/contracts';
+import { type DeploymentStatus, redactServerPaths } from '@app/contracts';
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { DataSource, FindOptionsWhere, In } from 'typeorm';
@@ -94,7 +94,7 @@ export class DeploymentsRepository {
 
   /** deploying → failed with the reason. False when no longer deploying. */
   async markFailed(id: string, error: { code: string; detail: string }): Promise<boolean> {
-    return this.update({ id, status: 'deploying' }, { status: 'failed', error });
+    return this.update({ id, status: 'deploying' }, { status: 'failed', error: { ...error, detail: redactServerPaths(error.detail) } });
   }
 
   /** The desired replicas of a serving deployment (0 pauses it). Null when the deployment is not deployed or paused. */

@@ -1,4 +1,4 @@
-import { JobStatus, JobType } from '@app/contracts';
+import { JobStatus, JobType, redactServerPaths } from '@app/contracts';
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { Brackets, DataSource, FindOptionsWhere, In } from 'typeorm';
@@ -129,7 +129,8 @@ export class JobsRepository {
   /** pending|running → failed with the reason. False when the job had already finished. */
   async markFailed(id: string, error: JobError): Promise<boolean> {
     const now = nextTimestamp();
-    return this.transition(id, ACTIVE, { status: 'failed', error, completedAt: now }, now);
+    const shown: JobError = { ...error, detail: redactServerPaths(error.detail) };
+    return this.transition(id, ACTIVE, { status: 'failed', error: shown, completedAt: now }, now);
   }
 
   /** pending|running → cancelled, for the tenant that owns the job. False when not found or already finished. */

@@ -11,4 +11,7 @@ export class TokenResponseDto implements IssuedToken {
 
   @ApiProperty({ description: 'Seconds until the token expires', example: 3600 })
   expires_in!: number;
+
+  @ApiProperty({ description: "The key's scopes, implied ones included", example: ['read', 'write', 'predict'] })
+  scopes!: string[];
 }
