@@ -89,6 +89,13 @@ describe('error format, request ids and HTTP hygiene (embedded gateway, real HTT
     expect(res.body.detail).toContain('2kb');
   });
 
+  it('a predict body over BODY_LIMIT but within PREDICT_BODY_LIMIT reaches the route', async () => {
+    const body = { instances: [Array.from({ length: 2000 }, () => 0.5)] };
+    expect(JSON.stringify(body).length).toBeGreaterThan(2 * 1024);
+    const res = await post('/deployments/00000000-0000-4000-8000-000000000000/predict').send(body);
+    expect([res.status, res.body.code]).toEqual([404, 'not_found']);
+  });
+
   it('a body failing validation is a 422 with one {field, message} per field, nested paths included', async () => {
     const res = await post('/test-errors/items').send({ name: '', count: 11, parts: [{ units: 2 }, { units: 0 }], extra: true });
     expect(res.status).toBe(422);

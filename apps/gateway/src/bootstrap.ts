@@ -6,7 +6,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { json, raw } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module';
-import { bodyParserErrorsMiddleware } from './common/body-parser-errors.middleware';
+import { bodyParserErrorsMiddleware, declaredBodySizeMiddleware } from './common/body-parser-errors.middleware';
 import { buildOpenApiDocument } from './common/openapi';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation.pipe';
@@ -54,10 +54,12 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   // Predict bodies carry whole batches of instances: their own limit; the general parser then skips them.
   app.use(
     PREDICT_PATH,
+    declaredBodySizeMiddleware(config.serving.bodyLimit, [...jsonTypes, 'application/octet-stream']),
     json({ limit: config.serving.bodyLimit, type: jsonTypes }),
     raw({ limit: config.serving.bodyLimit, type: 'application/octet-stream' }),
     bodyParserErrorsMiddleware(config.serving.bodyLimit),
   );
+  app.use(declaredBodySizeMiddleware(config.http.bodyLimit, jsonTypes));
   app.useBodyParser('json', { limit: config.http.bodyLimit, type: jsonTypes });
   app.use(bodyParserErrorsMiddleware(config.http.bodyLimit));
   app.useGlobalPipes(createValidationPipe());

@@ -72,6 +72,8 @@ export class CreateDeploymentDto {
 
   @ApiPropertyOptional({ type: DeploymentConfigDto })
   @IsOptional()
+  // ValidateNested alone takes an array (of configs) as well.
+  @IsObject({ message: 'config must be an object' })
   @ValidateNested()
   @Type(() => DeploymentConfigDto)
   config?: DeploymentConfigDto;

@@ -9,6 +9,7 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsPositive,
   IsString,
@@ -65,6 +66,8 @@ export class TrainRequestDto implements TrainRequest {
 
   @ApiPropertyOptional({ type: TrainingConfigDto })
   @IsOptional()
+  // ValidateNested alone takes an array (of configs) as well.
+  @IsObject({ message: 'training_config must be an object' })
   @ValidateNested()
   @Type(() => TrainingConfigDto)
   training_config?: TrainingConfigDto;
