@@ -113,6 +113,12 @@ describe('API keys, scopes and the audit log (embedded gateway, real HTTP)', () 
     const listed = await request(gw.url).get(`/auth/keys?tenant_id=${other.tenant_id}`).set(admin.headers).expect(200);
     expect(listed.body.keys).toEqual([expect.objectContaining({ id: other.id, revoked_at: expect.stringMatching(/Z$/) })]);
     await request(gw.url).delete('/auth/keys/not-a-uuid').set(admin.headers).expect(404);
+    // An administrator key sharing a tenant with ordinary keys is out of their reach.
+    const adminInTenant = await createKey(gw, admin, { name: 'tenant admin', scopes: ['admin'], tenant_id: victim.tenant_id });
+    const writer = await createKey(gw, admin, { name: 'tenant writer', tenant_id: victim.tenant_id });
+    const refused = await request(gw.url).delete(`/auth/keys/${adminInTenant.id}`).set(as(writer.key)).expect(403);
+    expect(refused.body.detail).toMatch(/Only an administrator key/);
+    await request(gw.url).get('/auth/keys').set(as(adminInTenant.key)).expect(200);
   });
 
   it('records last use of a key', async () => {

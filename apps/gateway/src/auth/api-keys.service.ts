@@ -1,4 +1,4 @@
-import { DEFAULT_SCOPES } from '@app/contracts';
+import { DEFAULT_SCOPES, grantedScopes } from '@app/contracts';
 import { type ApiKeyEntity, ApiKeysRepository, TenantsRepository } from '@app/persistence';
 import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
@@ -45,6 +45,10 @@ export class ApiKeysService {
 
   /** Revokes at once, on every gateway (authentication reads the key on each request), with the key's tokens. */
   async revoke(caller: TenantContext, id: string, req: Request): Promise<void> {
+    if (!caller.isAdmin) {
+      const key = await this.keys.findById(id);
+      if (key?.tenantId === caller.tenantId && grantedScopes(key.scopes).includes('admin')) throw DomainError.forbidden('Only an administrator key can revoke an administrator key.');
+    }
     const revoked = await this.keys.revoke(caller.isAdmin ? null : caller.tenantId, id);
     if (!revoked) throw DomainError.notFound('active API key', id);
     await this.audit.record(req, {
