@@ -1,7 +1,8 @@
 /**
  * `npm run bench:api`: the gateway (embedded mode, its real middleware, auth and database) and a bare `node:http`
- * server answering the same JSON, side by side on loopback, loaded by autocannon for GET /health, an authenticated
- * GET /models/ and POST /compile/sync (the MNIST model). Prints requests/s and p99 latency of each, and the ratio.
+ * server answering the same JSON, side by side on loopback, loaded by autocannon for GET /health, GET /models/ with
+ * an API key and with a bearer token, and POST /compile/sync (the MNIST model). Prints requests/s and p99 latency of
+ * each, and the ratio.
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'fs';
@@ -21,6 +22,8 @@ interface Target {
   method: 'GET' | 'POST';
   path: string;
   body?: string;
+  /** Credentials; the demo API key when absent. */
+  auth?: Record<string, string>;
 }
 
 async function load(port: number, t: Target): Promise<{ rps: number; p99: number; non2xx: number }> {
@@ -28,7 +31,7 @@ async function load(port: number, t: Target): Promise<{ rps: number; p99: number
     url: `http://127.0.0.1:${port}${t.path}`,
     method: t.method,
     body: t.body,
-    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    headers: { 'content-type': 'application/json', ...(t.auth ?? { 'x-api-key': KEY }) },
     connections: CONNECTIONS,
     duration: DURATION,
   });
@@ -42,15 +45,17 @@ async function main(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const gatewayPort = (app.getHttpServer().address() as { port: number }).port;
 
+  const token = (await (await fetch(`http://127.0.0.1:${gatewayPort}/auth/token`, { method: 'POST', headers: { 'x-api-key': KEY } })).json()) as { access_token: string };
   const targets: Target[] = [
     { name: 'GET /health', method: 'GET', path: '/health' },
     { name: 'GET /models/ (authenticated)', method: 'GET', path: '/models/?limit=10' },
+    { name: 'GET /models/ (bearer token)', method: 'GET', path: '/models/?limit=10', auth: { authorization: `Bearer ${token.access_token}` } },
     { name: 'POST /compile/sync (MNIST, tensorflow)', method: 'POST', path: '/compile/sync', body: JSON.stringify({ dsl_code: mnist, backend: 'tensorflow', dataset: 'MNIST' }) },
   ];
   // The bare server answers each route with the body the gateway gave for it, so both send the same bytes.
   const bodies = new Map<string, string>();
   for (const t of targets) {
-    const res = await fetch(`http://127.0.0.1:${gatewayPort}${t.path}`, { method: t.method, body: t.body, headers: { 'content-type': 'application/json', 'x-api-key': KEY } });
+    const res = await fetch(`http://127.0.0.1:${gatewayPort}${t.path}`, { method: t.method, body: t.body, headers: { 'content-type': 'application/json', ...(t.auth ?? { 'x-api-key': KEY }) } });
     if (!res.ok) throw new Error(`${t.name}: gateway answered ${res.status} ${await res.text()}`);
     bodies.set(`${t.method} ${t.path.split('?')[0]}`, await res.text());
   }
