@@ -1,5 +1,5 @@
 import { DEMO_API_KEY } from '@app/config';
-import { createDistributedEnv, createTempDir, createTenantSession, type DistributedEnv, startGateway, type TenantSession, type TestGateway } from '@app/testing';
+import { createTempDir, createTenantSession, type GatewayCluster, startGateway, startGateways, type TenantSession, type TestGateway } from '@app/testing';
 import type { LoggerService } from '@nestjs/common';
 import { execFile } from 'child_process';
 import { resolve } from 'path';
@@ -225,20 +225,15 @@ describe('npm run keys:create', () => {
 });
 
 describe('revocation across two gateways (distributed mode)', () => {
-  let env: DistributedEnv;
+  let cluster: GatewayCluster;
   let one: TestGateway;
   let two: TestGateway;
 
   beforeAll(async () => {
-    env = await createDistributedEnv();
-    one = await startGateway({ distributed: env });
-    two = await startGateway({ distributed: env });
+    cluster = await startGateways(2);
+    [one, two] = cluster.gateways;
   });
-  afterAll(async () => {
-    await one?.close();
-    await two?.close();
-    await env?.dispose();
-  });
+  afterAll(() => cluster?.close());
 
   it('a key revoked on one gateway, and its token, are refused by the other on the next request', async () => {
     const admin = await createTenantSession(one, 'operator', ['admin']);

@@ -3,7 +3,7 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { createDistributedEnv, createTenantSession, type DistributedEnv, startGateway, type TenantSession, type TestGateway } from '@app/testing';
+import { createTenantSession, type DistributedEnv, type GatewayCluster, startGateway, startGateways, type TenantSession, type TestGateway } from '@app/testing';
 
 const PROBLEM = /^application\/problem\+json/;
 const SCOPES = ['read', 'write', 'predict'];
@@ -119,20 +119,17 @@ describe('RATE_LIMIT_ENABLED=false', () => {
 });
 
 describe('rate limiting across two gateways on one Redis (distributed mode)', () => {
+  let cluster: GatewayCluster;
   let env: DistributedEnv;
   let a: TestGateway;
   let b: TestGateway;
 
   beforeAll(async () => {
-    env = await createDistributedEnv();
-    const limits = { RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_PERIOD: '60', RATE_LIMIT_EXPENSIVE_REQUESTS: '3', RATE_LIMIT_EXPENSIVE_PERIOD: '60' };
-    a = await startGateway({ distributed: env, env: limits });
-    b = await startGateway({ distributed: env, env: limits });
+    cluster = await startGateways(2, { RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_PERIOD: '60', RATE_LIMIT_EXPENSIVE_REQUESTS: '3', RATE_LIMIT_EXPENSIVE_PERIOD: '60' });
+    ({ distributed: env, gateways: [a, b] } = cluster);
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await env?.dispose();
+    await cluster?.close();
   });
 
   it('shares one budget per key: requests through either gateway count against it', async () => {
@@ -331,21 +328,16 @@ describe('failed authentications (AUTH_FAILURE_LIMIT)', () => {
   });
 
   describe('across two gateways on one Redis', () => {
+    let cluster: GatewayCluster;
     let env: DistributedEnv;
     let a: TestGateway;
     let b: TestGateway;
 
     beforeAll(async () => {
-      env = await createDistributedEnv();
-      const limits = { AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_PERIOD: '60' };
-      a = await startGateway({ distributed: env, env: limits });
-      b = await startGateway({ distributed: env, env: limits });
+      cluster = await startGateways(2, { AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_PERIOD: '60' });
+      ({ distributed: env, gateways: [a, b] } = cluster);
     });
-    afterAll(async () => {
-      await a?.close();
-      await b?.close();
-      await env?.dispose();
-    });
+    afterAll(() => cluster?.close());
 
     it('shares the count: failures through either gateway add up', async () => {
       const session = await createTenantSession(a);

@@ -102,6 +102,29 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
   }
 }
 
+/** Gateways sharing one throw-away database and Redis prefix (distributed mode), as replicas behind a load balancer. */
+export interface GatewayCluster {
+  gateways: TestGateway[];
+  distributed: DistributedEnv;
+  close(): Promise<void>;
+}
+
+export async function startGateways(count: number, env: Record<string, string> = {}): Promise<GatewayCluster> {
+  const distributed = await createDistributedEnv();
+  const gateways: TestGateway[] = [];
+  const close = async () => {
+    for (const gw of gateways) await gw.close();
+    await distributed.dispose();
+  };
+  try {
+    for (let i = 0; i < count; i++) gateways.push(await startGateway({ distributed, env }));
+    return { gateways, distributed, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 /** The platform as a client sees it: a gateway, and in distributed mode a worker beside it on the same database and Redis. */
 export interface TestPlatform {
   gw: TestGateway;

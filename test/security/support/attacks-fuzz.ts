@@ -5,6 +5,7 @@ import { fillPath, matchRoute, type Route } from './inventory';
 import type { Ledger, Principal } from './ledger';
 import { pool, rawRequest, type RawRequest, type RawResponse } from './raw-http';
 import { pathPayloads } from './attacks-input';
+import { mulberry32 } from '../../../libs/dsl/src/random';
 
 type Json = Record<string, any>;
 
@@ -19,18 +20,6 @@ function decode(v: string): string {
 /** Percent-encodes the UTF-8 bytes of `v` (a lone surrogate too, which encodeURIComponent refuses). */
 function pct(v: string): string {
   return [...Buffer.from(v, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0').toUpperCase()}`)).join('');
-}
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface FuzzOptions {
@@ -55,7 +44,8 @@ const ADMIN_CROSS_TENANT = new Set(['DELETE /auth/keys/{key_id}', 'POST /auth/ke
 export async function fuzzAttacks(fx: Fixture, ledger: Ledger, opts: FuzzOptions): Promise<void> {
   const cls = 'fuzz';
   const { A, B } = fx;
-  const rand = prng(opts.seed);
+  // Seeded, so a failing run can be replayed with its seed.
+  const rand = mulberry32(opts.seed);
   const int = (n: number) => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const chance = (p: number) => rand() < p;
