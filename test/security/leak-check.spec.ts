@@ -1,5 +1,5 @@
 import { matchRoute, routesOf } from './support/inventory';
-import { assertNoLeak, type LeakContext, type Principal } from './support/ledger';
+import { assertNoLeak, Ledger, type LeakContext, type Principal } from './support/ledger';
 import type { RawRequest, RawResponse } from './support/raw-http';
 
 const TENANT_A = '11111111-1111-4111-8111-111111111111';
@@ -72,6 +72,21 @@ describe('assertNoLeak (the check every attack answer goes through)', () => {
     expect(assertNoLeak(response(404, 'Not Found', { 'content-type': 'text/html' }), get('/x'), a, ctx)).toEqual([expect.stringMatching(/problem\+json/)]);
     expect(assertNoLeak(response(401, problem(401)), get('/x'), a, ctx)).toEqual(['401 without WWW-Authenticate']);
     expect(assertNoLeak(response(422, { status: 400, code: 'x', title: 'X', detail: 'x', request_id: 'r1' }), get('/x'), a, ctx)).toEqual([expect.stringMatching(/malformed problem/)]);
+  });
+});
+
+describe('Ledger.check', () => {
+  it("counts another tenant's id that the tenant itself stored as a name as an echo, and nothing it only probed with", () => {
+    const ledger = new Ledger(() => 'http://unused', ctx);
+    const none = () => undefined;
+    // B probes A's model by path: a later answer showing that id to B is still a leak.
+    ledger.check('t', b, get(`/models/${A_MODEL}`), response(404, problem(404)), none);
+    ledger.check('t', b, get('/deployments'), response(200, { deployments: [{ model_id: A_MODEL }] }), none);
+    expect(ledger.failures.map((f) => f.why)).toEqual([expect.stringMatching(/another tenant's data/)]);
+    // B names a deployment after A's id and it is accepted: B's own list echoes B's input.
+    ledger.check('t', b, { method: 'POST', path: '/deployments', body: JSON.stringify({ deployment_name: A_MODEL }) }, response(201, { deployment_name: A_MODEL }), none);
+    ledger.check('t', b, get('/deployments'), response(200, { deployments: [{ deployment_name: A_MODEL }] }), none);
+    expect(ledger.failures).toHaveLength(1);
   });
 });
 

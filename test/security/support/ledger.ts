@@ -45,7 +45,7 @@ const INTERNAL_PATHS = ['/work/', 'node_modules', '/usr/lib', '/usr/local', '/us
 const PROBLEM = /^application\/problem\+json/;
 
 /** Everything a response must not be: a 5xx, a stack, a path, a secret, another tenant's data, a file, an injected header, a non-problem error. */
-export function assertNoLeak(res: RawResponse, req: RawRequest, principal: Principal, ctx: LeakContext, route?: string): string[] {
+export function assertNoLeak(res: RawResponse, req: RawRequest, principal: Principal, ctx: LeakContext, route?: string, echoes?: ReadonlySet<string>): string[] {
   const why: string[] = [];
   if (res.error) return [res.error];
   if (res.status >= 500) why.push(`answered ${res.status} ${res.json?.code ?? ''}`.trim());
@@ -62,7 +62,7 @@ export function assertNoLeak(res: RawResponse, req: RawRequest, principal: Princ
   if (!adminView) {
     for (const [tenantId, values] of ctx.tenantData) {
       if (tenantId === principal.tenantId) continue;
-      const leaked = [...values].find((v) => text.includes(v) && !sent.includes(v));
+      const leaked = [...values].find((v) => text.includes(v) && !sent.includes(v) && !echoes?.has(v));
       if (leaked) why.push(`another tenant's data in the answer (${leaked.slice(0, 40)})`);
     }
   }
@@ -112,6 +112,12 @@ export class Ledger {
   private readonly statuses = new Map<string, Map<string, number>>();
   readonly failures: Failure[] = [];
   private readonly started = Date.now();
+  /**
+   * Per tenant: the other tenants' values that its own accepted (2xx) request bodies carried. The fuzzer may name a
+   * resource after another tenant's id; listing that resource later echoes the tenant's own input, it is no leak. Ids
+   * sent in paths and queries, or in refused bodies, are not counted, so probing with them never mutes the check.
+   */
+  private readonly sentByTenant = new Map<string, Set<string>>();
 
   constructor(
     private readonly baseUrl: () => string,
@@ -138,7 +144,14 @@ export class Ledger {
     const byStatus = this.statuses.get(cls) ?? new Map<string, number>();
     const bucket = res.error ? 'none' : res.status < 300 ? '2xx' : String(res.status);
     this.statuses.set(cls, byStatus.set(bucket, (byStatus.get(bucket) ?? 0) + 1));
-    const why = assertNoLeak(res, req, principal, this.ctx, route);
+    const tenant = principal.tenantId ?? '';
+    const echoes = this.sentByTenant.get(tenant) ?? new Set<string>();
+    const why = assertNoLeak(res, req, principal, this.ctx, route, echoes);
+    if (!res.error && res.status < 300 && req.body !== undefined) {
+      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : req.body;
+      for (const [tenantId, values] of this.ctx.tenantData) if (tenantId !== principal.tenantId) for (const v of values) if (body.includes(v)) echoes.add(v);
+      this.sentByTenant.set(tenant, echoes);
+    }
     if (!res.error) {
       const extra = expect(res);
       if (extra) why.push(...(Array.isArray(extra) ? extra : [extra]));
