@@ -67,7 +67,7 @@ export class AuthFailureLimiter {
     for (const [err] of replies) if (err) throw err;
     const count = Number(replies[1][1]);
     let ttl = Number(replies[2][1]);
-    // Before Redis 7 the key can expire between SET and INCR: a counter left without expiry would block the address for good.
+    // A counter without expiry (written by anything but this transaction) would block the address for good.
     if (ttl < 0) {
       await this.redis!.pexpire(redisKey, this.periodMs);
       ttl = this.periodMs;
