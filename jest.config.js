@@ -7,7 +7,7 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
   },
   moduleNameMapper: {
-    '^@app/(dsl|contracts|config|persistence|storage|queue|testing|datasets|training|serving)(|/.*)$': '<rootDir>/libs/$1/src$2',
+    '^@app/(dsl|contracts|config|persistence|storage|queue|testing|datasets|training|serving|sdk)(|/.*)$': '<rootDir>/libs/$1/src$2',
   },
   testTimeout: 120000,
 };

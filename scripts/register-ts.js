@@ -7,7 +7,7 @@ const path = require('path');
 const { transformSync } = require('@swc/core');
 
 const root = path.resolve(__dirname, '..');
-const alias = /^@app\/(dsl|contracts|config|persistence|storage|queue|testing|datasets|training|serving)(\/.*)?$/;
+const alias = /^@app\/(dsl|contracts|config|persistence|storage|queue|testing|datasets|training|serving|sdk)(\/.*)?$/;
 
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {

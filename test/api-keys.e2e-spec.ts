@@ -1,5 +1,5 @@
 import { DEMO_API_KEY } from '@app/config';
-import { createTempDir, createTenantSession, type GatewayCluster, startGateway, startGateways, type TenantSession, type TestGateway } from '@app/testing';
+import { createTempDir, createTenantSession, createThrowawayPostgres, type GatewayCluster, startGateway, startGateways, type TenantSession, type TestGateway } from '@app/testing';
 import type { LoggerService } from '@nestjs/common';
 import { execFile } from 'child_process';
 import { resolve } from 'path';
@@ -189,10 +189,25 @@ describe('production: ADMIN_API_KEY, no demo key, no secret in the logs', () => 
   });
 });
 
-describe('npm run keys:create', () => {
+describe('the command-line tools: npm run keys:create, npm run db:migrate', () => {
   const root = resolve(__dirname, '..');
-  const cli = (args: string[], env: Record<string, string>) =>
-    promisify(execFile)(process.execPath, ['-r', './scripts/register-ts.js', 'apps/gateway/src/cli/create-key.ts', ...args], { cwd: root, env: { ...process.env, ...env } });
+  const run = (script: string, args: string[], env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, ['-r', './scripts/register-ts.js', script, ...args], { cwd: root, env: { ...process.env, ...env } });
+  const cli = (args: string[], env: Record<string, string>) => run('apps/gateway/src/cli/create-key.ts', args, env);
+
+  it('db:migrate brings an empty PostgreSQL database to the current schema and exits; again, it changes nothing', async () => {
+    const pg = await createThrowawayPostgres();
+    try {
+      const env = { DATABASE_URL: pg.url, REDIS_URL: 'redis://127.0.0.1:6379', NODE_ENV: 'test' };
+      const first = await run('apps/gateway/src/cli/migrate.ts', [], env);
+      expect(first.stdout).toMatch(/schema is current: 4 migrations applied, the last SecurityPostgres/);
+      const again = await run('apps/gateway/src/cli/migrate.ts', [], env);
+      expect(again.stdout).toBe(first.stdout);
+      await expect(run('apps/gateway/src/cli/migrate.ts', [], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/migration failed/) });
+    } finally {
+      await pg.drop();
+    }
+  });
 
   it('creates the first administrator key of a production database, which then manages keys over the API', async () => {
     const dir = await createTempDir();

@@ -1,7 +1,4 @@
-import { createDistributedEnv, createTempDir, createTenantSession, startGateway, type DistributedEnv, type TempDir, type TestGateway } from '@app/testing';
-import { execFileSync, spawn, type ChildProcess } from 'child_process';
-import { createServer, type AddressInfo } from 'net';
-import { join } from 'path';
+import { alive, childrenOf, createDistributedEnv, createTempDir, createTenantSession, freePort, kill, launch, type Proc, startGateway, type DistributedEnv, type TempDir, type TestGateway, until } from '@app/testing';
 import request from 'supertest';
 
 /**
@@ -10,77 +7,18 @@ import request from 'supertest';
  * its attempts are used up. The processes here are real OS processes, killed for real.
  */
 
-const ROOT = join(__dirname, '..');
 const MODEL = 'Model Digits {\n  Input(shape=[28, 28, 1])\n  Conv2D(filters=8, kernel_size=3, activation=relu)\n  Dense(units=10, activation=softmax)\n}';
 const TRAINING = { dsl_code: MODEL, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 6, batch_size: 32, train_samples: 4000, validation_split: 0.1 }, seed: 5 };
 const FAST_RECOVERY = { JOB_STALL_TIMEOUT: '3', RECONCILE_INTERVAL: '1', WORKER_TRAINING_CONCURRENCY: '1', RATE_LIMIT_ENABLED: 'false' };
 
 type Json = Record<string, any>;
 
-interface Proc {
-  child: ChildProcess;
-  output: string[];
-}
 
-/** Starts an entry point of the repository from its TypeScript sources, as `npm run start:*` would from the build. */
-function launch(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-ts.js'), join(ROOT, entry)], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, output };
-}
 
-/** The pids of a process's children (its training processes). */
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-  } catch {
-    return [];
-  }
-}
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function kill(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => proc.child.once('exit', () => r()));
-  proc.child.kill('SIGKILL');
-  await exited;
-}
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, what: string, proc?: Proc): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read().catch(() => undefined as T);
-    if (v !== undefined && done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(v)?.slice(0, 400)}\n${proc ? proc.output.join('').slice(-3000) : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** Kills `victim` once the job has finished two epochs, and checks its training process went with it. */
 async function killAfterTwoEpochs(url: string, headers: Record<string, string>, jobId: string, victim: Proc): Promise<Json> {

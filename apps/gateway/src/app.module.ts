@@ -1,4 +1,5 @@
 import { type AppConfig, AppConfigModule } from '@app/config';
+import { loggingModule } from '@app/config/logging';
 import { PersistenceModule } from '@app/persistence';
 import { QueueModule, WorkerCoreModule } from '@app/queue';
 import { StorageModule } from '@app/storage';
@@ -15,6 +16,7 @@ import { DatasetsModule } from './datasets/datasets.module';
 import { DeploymentsModule } from './deployments/deployments.module';
 import { ExperimentsModule } from './experiments/experiments.module';
 import { JobsModule } from './jobs/jobs.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { BoundedThrottlerStorage } from './common/bounded-throttler-storage';
 import { GATEWAY_REDIS, GatewayRedisModule } from './common/gateway-redis.module';
@@ -28,6 +30,8 @@ export interface AppModuleOptions {
   redisPrefix: string;
   /** Run the job consumers in this process (embedded mode). */
   runWorker: boolean;
+  /** Log through pino (JSON lines with request ids) instead of the logger the caller gave Nest. */
+  structuredLogs?: boolean;
   /** More modules, e.g. test-only controllers. */
   imports?: ModuleMetadata['imports'];
 }
@@ -45,6 +49,7 @@ export class AppModule {
       AuditModule,
       IdempotencyModule,
       AuthModule,
+      MetricsModule,
       SystemModule,
       CompileModule,
       JobsModule,
@@ -54,6 +59,7 @@ export class AppModule {
       DeploymentsModule,
     ];
     if (options.runWorker) imports.push(WorkerCoreModule);
+    if (options.structuredLogs) imports.push(loggingModule(config));
     // Guards run in this order: who is calling first, so the rate limit can count per API key.
     const providers: Provider[] = [
       { provide: APP_FILTER, useClass: ProblemFilter },

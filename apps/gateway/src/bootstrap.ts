@@ -5,16 +5,19 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { json, raw } from 'express';
 import helmet from 'helmet';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { bodyParserErrorsMiddleware, declaredBodySizeMiddleware } from './common/body-parser-errors.middleware';
 import { buildOpenApiDocument } from './common/openapi';
+import { GatewayMetrics } from './metrics/gateway-metrics.service';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-id.middleware';
 import { createValidationPipe } from './common/validation.pipe';
 
 const PREDICT_PATH = /^\/deployments\/[^/]+\/predict\/?$/;
 
 export interface GatewayOptions {
-  /** Nest's logger setting; `false` silences it (tests). Default: Nest's console logger. */
+  /** Nest's logger setting; `false` silences it (tests). Default: structured pino logs (LOG_LEVEL, LOG_FORMAT). */
   logger?: LoggerService | LogLevel[] | false;
   /** Redis key prefix of queues, worker heartbeat and rate-limit counters. Default `REDIS_KEY_PREFIX` (`neural`). */
   redisPrefix?: string;
@@ -32,16 +35,20 @@ export interface GatewayOptions {
 export async function createGateway(config: AppConfig, options: GatewayOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, {
+      structuredLogs: options.logger === undefined,
       redisPrefix: options.redisPrefix ?? config.redis.prefix,
       runWorker: options.runWorker ?? config.mode === 'embedded',
       imports: options.imports,
     }),
-    { bodyParser: false, logger: options.logger, abortOnError: false },
+    // Logs written while the app starts wait for the pino logger, which exists once the modules are built.
+    { bodyParser: false, logger: options.logger, bufferLogs: options.logger === undefined, abortOnError: false },
   );
+  if (options.logger === undefined) app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
   // Decides req.ip, which keys anonymous rate limits and failed-authentication counts: off, X-Forwarded-For is ignored.
   app.set('trust proxy', config.http.trustProxy);
   app.use(requestIdMiddleware);
+  app.use(httpMetricsMiddleware(app.get(GatewayMetrics)));
   // TLS is terminated in front of the gateway; upgrading subresources would break /docs served over plain HTTP.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.enableCors({

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplicationContext, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import type { AppConfig } from '@app/config';
 import { WorkerModule } from './worker.module';
 
@@ -18,6 +19,7 @@ export class WorkerModeError extends Error {
 export interface CreateWorkerOptions {
   /** Redis key prefix of the queues (must match the gateway's); default `REDIS_KEY_PREFIX` (`neural`). */
   queuePrefix?: string;
+  /** Nest's logger setting (tests); default structured pino logs (LOG_LEVEL, LOG_FORMAT). */
   logger?: LoggerService | LogLevel[] | false;
 }
 
@@ -27,10 +29,13 @@ export interface CreateWorkerOptions {
  */
 export async function createWorker(config: AppConfig, options: CreateWorkerOptions = {}): Promise<INestApplicationContext> {
   if (config.mode !== 'distributed') throw new WorkerModeError();
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { prefix: options.queuePrefix ?? config.redis.prefix }), {
-    logger: options.logger ?? (config.debug ? ['error', 'warn', 'log', 'debug'] : ['error', 'warn', 'log']),
+  const structuredLogs = options.logger === undefined;
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, { prefix: options.queuePrefix ?? config.redis.prefix, structuredLogs }), {
+    logger: options.logger,
+    bufferLogs: structuredLogs,
     abortOnError: false,
   });
+  if (structuredLogs) app.useLogger(app.get(PinoLogger));
   await app.init();
   return app;
 }

@@ -19,9 +19,12 @@ const int = () => Transform(({ value }) => (value === undefined || value === '' 
 class EnvVars {
   @IsOptional() @IsIn(['development', 'test', 'production']) NODE_ENV?: string;
   @IsOptional() @bool() @IsBoolean() DEBUG?: boolean;
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
+  @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: string;
   @IsOptional() @IsString() API_HOST?: string;
   @IsOptional() @int() @IsInt() @Min(0) @Max(65535) API_PORT?: number;
   @IsOptional() @int() @IsInt() @Min(1) @Max(64) API_WORKERS?: number;
+  @IsOptional() @int() @IsInt() @Min(0) GATEWAY_SHUTDOWN_TIMEOUT_MS?: number;
 
   @IsOptional() @IsString() @MinLength(16) SECRET_KEY?: string;
   @IsOptional() @Matches(/^[\x21-\x7e]{32,512}$/, { message: 'ADMIN_API_KEY must be 32 to 512 printable characters without spaces' }) ADMIN_API_KEY?: string;
@@ -59,6 +62,8 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(1) RECONCILE_INTERVAL?: number;
   @IsOptional() @int() @IsInt() @Min(0) @Max(100) JOB_MAX_ATTEMPTS?: number;
   @IsOptional() @int() @IsInt() @Min(1) COMPILE_TIMEOUT_MS?: number;
+  @IsOptional() @int() @IsInt() @Min(0) WORKER_SHUTDOWN_TIMEOUT_MS?: number;
+  @IsOptional() @int() @IsInt() @Min(0) @Max(65535) WORKER_METRICS_PORT?: number;
 
   @IsOptional() @int() @IsInt() @Min(1) @Max(64) WORKER_TRAINING_CONCURRENCY?: number;
   @IsOptional() @IsIn(['auto', 'tensorflow', 'wasm', 'cpu']) TRAINING_BACKEND?: string;
@@ -103,12 +108,16 @@ class EnvVars {
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
   debug: boolean;
+  /** pino's level and output: JSON lines, or human-readable (development). */
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty' };
   /** `embedded`: SQLite + in-process queue, gateway and worker in one process; `distributed`: PostgreSQL + Redis. */
   mode: 'embedded' | 'distributed';
   http: {
     host: string;
     port: number;
     workers: number;
+    /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
+    shutdownTimeoutMs: number;
     corsOrigins: string[];
     bodyLimit: string;
     /** Express's `trust proxy`: which hops' X-Forwarded-For to believe (false: none, the socket address is the client). */
@@ -139,7 +148,7 @@ export interface AppConfig {
   /** `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart. */
   redis: { url?: string; prefix: string };
   storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string; deploymentsPath: string };
-  queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number };
+  queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number; shutdownTimeoutMs: number; metricsPort: number | null };
   training: {
     /** Trainings a worker runs at once, each in its own process (one per core by default). */
     concurrency: number;
@@ -216,11 +225,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     env: nodeEnv,
     debug: vars.DEBUG ?? false,
+    log: {
+      level: (vars.LOG_LEVEL ?? (vars.DEBUG ? 'debug' : 'info')) as AppConfig['log']['level'],
+      format: (vars.LOG_FORMAT ?? (nodeEnv === 'development' && process.stdout.isTTY ? 'pretty' : 'json')) as AppConfig['log']['format'],
+    },
     mode: databaseUrl ? 'distributed' : 'embedded',
     http: {
       host: vars.API_HOST ?? '0.0.0.0',
       port: vars.API_PORT ?? 8000,
       workers: vars.API_WORKERS ?? 1,
+      shutdownTimeoutMs: vars.GATEWAY_SHUTDOWN_TIMEOUT_MS ?? 10_000,
       corsOrigins: parseOrigins(vars.CORS_ORIGINS),
       bodyLimit: vars.BODY_LIMIT ?? '1mb',
       trustProxy: parseTrustProxy(vars.TRUST_PROXY),
@@ -257,6 +271,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       reconcileIntervalSeconds: vars.RECONCILE_INTERVAL ?? 30,
       maxAttempts: vars.JOB_MAX_ATTEMPTS ?? 3,
       compileTimeoutMs: vars.COMPILE_TIMEOUT_MS ?? 10_000,
+      shutdownTimeoutMs: vars.WORKER_SHUTDOWN_TIMEOUT_MS ?? 30_000,
+      metricsPort: vars.WORKER_METRICS_PORT || null,
     },
     training: {
       concurrency: vars.WORKER_TRAINING_CONCURRENCY ?? availableParallelism(),

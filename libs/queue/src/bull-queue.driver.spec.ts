@@ -180,6 +180,32 @@ describe('BullQueueDriver (real Redis)', () => {
     expect(await driver.health()).toBe('healthy');
   });
 
+  it('adds a job handed back by its own handler during close() once that run has settled, for another worker', async () => {
+    const p = payload();
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let release!: () => void;
+    const stopping = new Promise<void>((r) => (release = r));
+    driver.process(QUEUES.compile, 1, async (job) => {
+      started();
+      await stopping;
+      await driver.enqueue(QUEUES.compile, job, { handBack: true });
+    });
+    await driver.enqueue(QUEUES.compile, p);
+    await running;
+    const closed = driver.close();
+    release();
+    await closed;
+    const probe = new Redis(REDIS_URL);
+    try {
+      // Waiting again under the job's own id, so the reconciler's isKnown sees it and no duplicate is added.
+      const waiting = await probe.lrange(`${prefix}:${QUEUES.compile}:wait`, 0, -1);
+      expect(waiting).toEqual([p.jobId]);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
   it('close() lets the running job finish', async () => {
     const p = payload();
     let finished = false;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
 import type { JobPayload, QueueName } from '@app/contracts';
-import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
+import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueCounts, type QueueHealth } from './queue.driver';
 import { withRedisTimeout } from './with-timeout';
 
 /** States in which Bull still owns a job; anything else (completed, failed, stuck) is a leftover. */
@@ -19,6 +19,11 @@ export interface BullQueueDriverOptions {
 export class BullQueueDriver extends QueueDriver {
   private readonly logger = new Logger(BullQueueDriver.name);
   private readonly timeoutMs: number;
+  /** Ids of the jobs this process is running. */
+  private readonly holding = new Set<string>();
+  /** Entries enqueued again by their own handler (`handBack`): added once Bull has let go of the running one. */
+  private readonly afterSettle = new Map<string, () => Promise<unknown>>();
+  private readonly readding = new Set<Promise<unknown>>();
 
   constructor(
     private readonly queues: Readonly<Record<QueueName, Queue>>,
@@ -33,13 +38,19 @@ export class BullQueueDriver extends QueueDriver {
     const id = options.queueId ?? payload.jobId;
     await this.guard(`enqueue job ${id}`, async () => {
       const existing = await q.getJob(id);
+      const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.ceil(options.delayMs) } : {};
+      const add = () => q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, ...delay, jobId: id });
       if (existing) {
+        if (options.handBack && this.holding.has(id) && (await existing.getState()) === 'active') {
+          // Bull ignores an add under the id of the entry being run; this handler's entry is removed when it returns.
+          this.afterSettle.set(id, add);
+          return;
+        }
         if (await this.isLive(q, existing)) return;
         // A leftover (a job Bull failed, or one whose worker died holding it) would make Bull ignore the add, ids being unique.
         await existing.remove();
       }
-      const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.ceil(options.delayMs) } : {};
-      await q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, ...delay, jobId: id });
+      await add();
     });
   }
 
@@ -64,7 +75,26 @@ export class BullQueueDriver extends QueueDriver {
 
   override process(queue: QueueName, concurrency: number, handler: JobHandler): void {
     const q = this.queue(queue);
-    q.process(concurrency, (job: Job<JobPayload>) => handler({ jobId: job.data.jobId, tenantId: job.data.tenantId })).catch((err: unknown) =>
+    const settled = (job: Job) => {
+      const add = this.afterSettle.get(String(job.id));
+      if (!add) return;
+      this.afterSettle.delete(String(job.id));
+      const p = add()
+        .catch((err: unknown) => this.logger.warn(`could not enqueue job ${job.id} again (the reconciler will): ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => this.readding.delete(p));
+      this.readding.add(p);
+    };
+    q.on('completed', settled);
+    q.on('failed', settled);
+    q.process(concurrency, async (job: Job<JobPayload>) => {
+      const id = String(job.id);
+      this.holding.add(id);
+      try {
+        await handler({ jobId: job.data.jobId, tenantId: job.data.tenantId });
+      } finally {
+        this.holding.delete(id);
+      }
+    }).catch((err: unknown) =>
       this.logger.error(`consumer of queue '${queue}' stopped: ${err instanceof Error ? err.message : String(err)}`),
     );
   }
@@ -80,8 +110,16 @@ export class BullQueueDriver extends QueueDriver {
     }
   }
 
-  /** Bull's close waits for the jobs this process is running before it disconnects. */
+  override async counts(queue: QueueName): Promise<QueueCounts> {
+    const q = this.queue(queue);
+    const c = await this.guard(`count the jobs of queue ${queue}`, () => q.getJobCounts(), Math.min(this.timeoutMs, 2000));
+    return { waiting: c.waiting + ((c as { paused?: number }).paused ?? 0), active: c.active, delayed: c.delayed, failed: c.failed };
+  }
+
+  /** Stops taking jobs, waits for the running ones and for the entries they enqueued again, then disconnects. */
   override async close(): Promise<void> {
+    await Promise.all(Object.values(this.queues).map((q) => q.pause(true).catch(() => undefined)));
+    await Promise.all([...this.readding]);
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
   }
 

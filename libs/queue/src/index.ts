@@ -1,4 +1,5 @@
-export { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
+export { QueueDriver, type EnqueueOptions, type JobHandler, type QueueCounts, type QueueHealth } from './queue.driver';
+export { QueueMetrics, type JobOutcome } from './metrics/queue-metrics';
 export { JobEventBus, MemoryJobEventBus, RedisJobEventBus, type JobEventListener } from './events/job-event-bus';
 export { QueueUnavailableError } from './queue.errors';
 export { BullQueueDriver, BULL_JOB_OPTIONS, type BullQueueDriverOptions } from './bull-queue.driver';

@@ -1,6 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { JobPayload, QueueName } from '@app/contracts';
-import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueHealth } from './queue.driver';
+import { QueueDriver, type EnqueueOptions, type JobHandler, type QueueCounts, type QueueHealth } from './queue.driver';
 import { QueueUnavailableError } from './queue.errors';
 
 interface Entry {
@@ -66,6 +66,11 @@ export class InlineQueueDriver extends QueueDriver implements OnApplicationShutd
 
   override async health(): Promise<QueueHealth> {
     return this.closed ? 'unhealthy' : 'healthy';
+  }
+
+  override async counts(queue: QueueName): Promise<QueueCounts> {
+    const lane = this.lanes.get(queue);
+    return { waiting: lane?.waiting.length ?? 0, active: lane?.running.size ?? 0, delayed: lane?.delayed.size ?? 0, failed: 0 };
   }
 
   override async close(): Promise<void> {

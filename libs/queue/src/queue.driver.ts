@@ -8,9 +8,22 @@ export interface EnqueueOptions {
   delayMs?: number;
   /** The transport's id of this entry, when one row is enqueued more than once over time (webhook retries); default `payload.jobId`. */
   queueId?: string;
+  /**
+   * The caller is the handler running this very entry, giving the job back (its worker is stopping): the entry is
+   * added again once that run has settled, instead of being ignored as running. Honoured by the Bull driver.
+   */
+  handBack?: boolean;
 }
 
 export type QueueHealth = 'healthy' | 'unhealthy';
+
+/** Entries of a queue by state, as the transport sees them (`failed` stays 0 where failures are not kept). */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
 
 /**
  * The transport that carries job execution. The database row is the source of truth for a job's state; a driver only
@@ -27,6 +40,9 @@ export abstract class QueueDriver {
   abstract process(queue: QueueName, concurrency: number, handler: JobHandler): void;
 
   abstract health(): Promise<QueueHealth>;
+
+  /** How many entries the queue holds in each state (for the queue-depth metric). */
+  abstract counts(queue: QueueName): Promise<QueueCounts>;
 
   /** Stops taking new jobs and resolves once the running handlers have finished. */
   abstract close(): Promise<void>;

@@ -6,6 +6,7 @@ import type { AppConfig } from '@app/config';
 import { BULL_JOB_OPTIONS, BullQueueDriver } from './bull-queue.driver';
 import { InlineQueueDriver } from './inline-queue.driver';
 import { QueueDriver } from './queue.driver';
+import { QueueMetrics } from './metrics/queue-metrics';
 import { JobEventBus, MemoryJobEventBus, RedisJobEventBus } from './events/job-event-bus';
 import { MemoryWorkerHeartbeat, RedisWorkerHeartbeat, WorkerHeartbeat } from './worker-heartbeat.service';
 
@@ -27,7 +28,7 @@ class JobEventBusCloser {
 }
 
 /**
- * Provides {@link QueueDriver}, {@link WorkerHeartbeat} and {@link JobEventBus} globally: Bull and pub/sub on Redis in
+ * Provides {@link QueueDriver}, {@link WorkerHeartbeat}, {@link JobEventBus} and {@link QueueMetrics} globally: Bull and pub/sub on Redis in
  * distributed mode, in-process ones in embedded mode. Producing needs only this module; consuming is WorkerCoreModule's.
  */
 @Module({})
@@ -45,8 +46,9 @@ function inlineModule(): DynamicModule {
       { provide: QueueDriver, useFactory: () => new InlineQueueDriver() },
       { provide: WorkerHeartbeat, useFactory: () => new MemoryWorkerHeartbeat() },
       { provide: JobEventBus, useFactory: () => new MemoryJobEventBus() },
+      { provide: QueueMetrics, useFactory: () => new QueueMetrics() },
     ],
-    exports: [QueueDriver, WorkerHeartbeat, JobEventBus],
+    exports: [QueueDriver, WorkerHeartbeat, JobEventBus, QueueMetrics],
   };
 }
 
@@ -67,6 +69,7 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
     },
     { provide: JobEventBus, useFactory: () => new RedisJobEventBus(url, prefix) },
     { provide: JobEventBusCloser, useFactory: (bus: JobEventBus) => new JobEventBusCloser(bus), inject: [JobEventBus] },
+    { provide: QueueMetrics, useFactory: () => new QueueMetrics() },
   ];
   return {
     module: QueueModule,
@@ -85,6 +88,6 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
       BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
     ],
     providers,
-    exports: [QueueDriver, WorkerHeartbeat, JobEventBus, BullModule],
+    exports: [QueueDriver, WorkerHeartbeat, JobEventBus, QueueMetrics, BullModule],
   };
 }

@@ -32,8 +32,8 @@ export interface FuzzOptions {
 const REFERENCE_FIELD = /(^|_)(id|ids)$|^compare_with$/;
 /** `dataset` names an uploaded dataset only when training (compile takes it as a label for the generated script). */
 const referenceField = (routeId: string, key: string) => REFERENCE_FIELD.test(key) || (key === 'dataset' && routeId === 'POST /jobs/train');
-/** Where an administrator legitimately names other tenants (keys, the audit log). */
-const ADMIN_CROSS_TENANT = new Set(['DELETE /auth/keys/{key_id}', 'POST /auth/keys', 'GET /auth/keys', 'GET /audit']);
+/** Where an administrator legitimately names other tenants (keys, the audit log, deployment ids in the metrics). */
+const ADMIN_CROSS_TENANT = new Set(['DELETE /auth/keys/{key_id}', 'POST /auth/keys', 'GET /auth/keys', 'GET /audit', 'GET /metrics']);
 
 /**
  * A seeded fuzzing pass over the live route inventory: random methods, routes, path and query values, principals and

@@ -58,7 +58,7 @@ export function assertNoLeak(res: RawResponse, req: RawRequest, principal: Princ
   for (const m of ctx.fileMarkers) if (text.includes(m)) why.push(`contents of a file on disk (${JSON.stringify(m.slice(0, 24))})`);
   for (const s of ctx.secrets) if (s.value && text.includes(s.value) && !sent.includes(s.value) && !s.allowed?.(req, principal)) why.push(`secret in the answer: ${s.label}`);
 
-  const adminView = principal.admin && route !== undefined && /^(GET \/auth\/keys|GET \/audit|POST \/auth\/keys)$/.test(route);
+  const adminView = principal.admin && route !== undefined && /^(GET \/auth\/keys|GET \/audit|POST \/auth\/keys|GET \/metrics)$/.test(route);
   if (!adminView) {
     for (const [tenantId, values] of ctx.tenantData) {
       if (tenantId === principal.tenantId) continue;

@@ -51,6 +51,9 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
         'Errors are application/problem+json; every response carries X-Request-Id.',
     )
     .setVersion(version)
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    // Relative: the document describes whichever gateway serves it (the same as OpenAPI's default, but explicit).
+    .addServer('/', 'The gateway serving this document')
     .addApiKey({ type: 'apiKey', in: 'header', name: config.auth.apiKeyHeader, description: 'An API key' }, API_KEY_SCHEME)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token from POST /auth/token' }, BEARER_SCHEME)
     .build();

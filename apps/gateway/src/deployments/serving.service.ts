@@ -12,9 +12,10 @@ import {
   ServingTimeoutError,
 } from '@app/serving';
 import { ArtifactNotFoundError, ArtifactStore, DEPLOYMENT_STORE } from '@app/storage';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { performance } from 'perf_hooks';
 import { DomainError } from '../common/domain-error';
+import { GatewayMetrics } from '../metrics/gateway-metrics.service';
 import { DeploymentStats } from './deployment-stats';
 import type { PredictResponseDto } from './dto/deployment.dto';
 import type { PredictInput } from './predict-body.decorator';
@@ -54,6 +55,7 @@ export class ServingService implements OnApplicationBootstrap, OnApplicationShut
     private readonly deployments: DeploymentsRepository,
     @Inject(DEPLOYMENT_STORE) private readonly store: ArtifactStore,
     readonly stats: DeploymentStats,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -92,7 +94,9 @@ export class ServingService implements OnApplicationBootstrap, OnApplicationShut
     } catch (err) {
       throw this.problem(row, err);
     } finally {
-      this.stats.record(deploymentId, ok ? performance.now() - started : null, ok);
+      const latency = ok ? performance.now() - started : null;
+      this.stats.record(deploymentId, latency, ok);
+      if (latency !== null) this.metrics?.observePredict(deploymentId, latency / 1000);
     }
   }
 
@@ -136,6 +140,7 @@ export class ServingService implements OnApplicationBootstrap, OnApplicationShut
   async forget(deploymentId: string): Promise<void> {
     await this.apply(deploymentId, null);
     await this.stats.forget(deploymentId);
+    this.metrics?.forgetDeployment(deploymentId);
   }
 
   /** The row as of at most one sync interval ago; 404 for a deployment of another tenant or none at all. */

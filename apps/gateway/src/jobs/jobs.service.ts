@@ -1,7 +1,7 @@
 import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
 import { DeploymentsRepository, ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
 import { deploymentIdOf, JobEventBus, WebhookNotifier } from '@app/queue';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
@@ -16,7 +16,11 @@ import { toJobView, type JobView } from './job.view';
 const EVENTS_POLL_MS = 2000;
 
 @Injectable()
-export class JobsService {
+export class JobsService implements OnModuleDestroy {
+  /** The `finish` of every open event stream, ended when the gateway stops so clients reconnect elsewhere. */
+  private readonly streams = new Set<() => void>();
+  private stopping = false;
+
   constructor(
     private readonly jobs: JobsRepository,
     private readonly experiments: ExperimentsRepository,
@@ -115,25 +119,36 @@ export class JobsService {
       const finish = () => {
         if (closed) return;
         closed = true;
+        this.streams.delete(finish);
         clearInterval(timer);
         void unsubscribe?.();
         subscriber.complete();
       };
+      this.streams.add(finish);
       // Subscribed before the first read, so no change between the two goes unseen.
       this.bus.subscribe(id, onEvent).then(
         (stop) => {
           if (closed) void stop();
           else unsubscribe = stop;
           emitRow();
+          // Opened while the gateway stops (on a kept-alive connection): the current state, then the end.
+          if (this.stopping) reading = reading.then(finish);
         },
         (e: unknown) => subscriber.error(e),
       );
       return () => {
         closed = true;
+        this.streams.delete(finish);
         clearInterval(timer);
         void unsubscribe?.();
       };
     });
+  }
+
+  /** The gateway is stopping (first of Nest's shutdown hooks): open streams end now rather than hold the HTTP drain. */
+  onModuleDestroy(): void {
+    this.stopping = true;
+    for (const finish of [...this.streams]) finish();
   }
 
   private async find(tenantId: string, id: string): Promise<JobEntity> {

@@ -133,6 +133,19 @@ describe.each(TEST_DIALECTS)('JobsRepository on %s', (dialect) => {
     expect((await jobs.findForTenant(tenantId, job.id))!.attempts).toBe(2);
   });
 
+  it('hands a running job back to pending without using its attempt, keeping its progress', async () => {
+    const tenantId = await tenant();
+    const job = await jobs.create({ tenantId, type: 'train', input: {} });
+    expect(await jobs.handBack(job.id)).toBe(false);
+    await jobs.markRunning(job.id);
+    await jobs.markProgress(job.id, { progress: 30, currentEpoch: 2 });
+    expect(await jobs.handBack(job.id)).toBe(true);
+    expect(await jobs.findForTenant(tenantId, job.id)).toMatchObject({ status: 'pending', progress: 30, currentEpoch: 2, startedAt: null, attempts: 0 });
+    expect(await jobs.handBack(job.id)).toBe(false);
+    expect(await jobs.markRunning(job.id)).toBe(true);
+    expect((await jobs.findForTenant(tenantId, job.id))!.attempts).toBe(1);
+  });
+
   it('lets exactly one of two concurrent markRunning calls win', async () => {
     const tenantId = await tenant();
     const other = await db.openAnother();

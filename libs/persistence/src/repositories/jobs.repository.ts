@@ -146,6 +146,14 @@ export class JobsRepository {
   }
 
   /**
+   * running → pending because its worker is stopping gracefully: unlike a lost worker this does not use up an attempt.
+   * Progress stays, the next worker resumes from the checkpoint. False when not running (cancelled meanwhile).
+   */
+  async handBack(id: string): Promise<boolean> {
+    return this.transition(id, ['running'], { status: 'pending', startedAt: null, attempts: () => 'CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END' });
+  }
+
+  /**
    * Jobs the reconciler must look at: `pending` or `running` with an `updated_at` older than the given bounds,
    * across all tenants, least recently updated first.
    */

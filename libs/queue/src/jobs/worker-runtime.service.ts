@@ -1,6 +1,9 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { QueueDriver } from '../queue.driver';
+import { FINISHED_STATUSES, QUEUES, type QueueName } from '@app/contracts';
+import { JobsRepository } from '@app/persistence';
+import { QueueMetrics, type JobOutcome } from '../metrics/queue-metrics';
+import { QueueDriver, type JobHandler } from '../queue.driver';
 import { WorkerCapabilities } from '../training/worker-capabilities.service';
 import { WORKER_HEARTBEAT_INTERVAL_MS, WorkerHeartbeat } from '../worker-heartbeat.service';
 import { JobHandlerRegistry } from './job-handler.registry';
@@ -25,12 +28,14 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     private readonly reconciler: Reconciler,
     private readonly capabilities: WorkerCapabilities,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobsRepository,
+    @Optional() private readonly metrics?: QueueMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.started) return;
     this.started = true;
-    for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, handler);
+    for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, this.measured(queue, handler));
     void this.beat();
     // Announce the capabilities as soon as they are known rather than at the next beat.
     void this.capabilities.ready.then(() => (this.started ? this.beat() : undefined));
@@ -47,8 +52,31 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     this.started = false;
     clearInterval(this.heartbeatTimer);
     await this.reconciler.stop();
+    // Stop taking jobs first, so none starts after the interrupt; trainings are handed back, other jobs finish.
+    const closed = this.driver.close();
     this.registry.interruptAll();
-    await this.driver.close();
+    await closed;
+  }
+
+  /**
+   * Wraps a job handler so that a job this delivery ran to its end (the row finished after the handler was called)
+   * adds its started→finished time to `neural_job_duration_seconds`. One row read per job; webhook entries are
+   * deliveries, counted by the deliverer instead.
+   */
+  private measured(queue: QueueName, handler: JobHandler): JobHandler {
+    const metrics = this.metrics;
+    if (!metrics || queue === QUEUES.webhook) return handler;
+    return async (payload) => {
+      const called = Date.now();
+      try {
+        await handler(payload);
+      } finally {
+        const job = await this.jobs.findForTenant(payload.tenantId, payload.jobId).catch(() => null);
+        if (job?.startedAt && job.completedAt && FINISHED_STATUSES.includes(job.status) && job.completedAt.getTime() >= called) {
+          metrics.jobDuration.observe({ type: job.type, outcome: job.status as JobOutcome }, Math.max(0, job.completedAt.getTime() - job.startedAt.getTime()) / 1000);
+        }
+      }
+    };
   }
 
   private async beat(): Promise<void> {

@@ -14,10 +14,11 @@ import {
 } from '@app/persistence';
 import { ArtifactStore, DATASET_STORE, EXPERIMENT_STORE } from '@app/storage';
 import { findPython, TrainingFailedError, TrainingSandbox, type TaskResult, type TaskStarted, type TrainTask } from '@app/training';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { JobEventBus } from '../events/job-event-bus';
 import { JobHandlerRegistry } from '../jobs/job-handler.registry';
+import { QueueMetrics } from '../metrics/queue-metrics';
 import { QueueDriver } from '../queue.driver';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 import { bestMetrics, historyCsv, metricsOf, tfjsZip } from './experiment-metrics';
@@ -59,6 +60,7 @@ export function experimentArtifactKey(tenantId: string, experimentId: string, na
 export class TrainJobService implements OnModuleInit {
   private readonly logger = new Logger(TrainJobService.name);
   private readonly running = new Map<string, AbortController>();
+  private stopping = false;
 
   constructor(
     private readonly jobs: JobsRepository,
@@ -74,12 +76,14 @@ export class TrainJobService implements OnModuleInit {
     private readonly queue: QueueDriver,
     private readonly registry: JobHandlerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: QueueMetrics,
   ) {}
 
   onModuleInit(): void {
     this.registry.register(QUEUES.train, (payload) => this.run(payload), {
       concurrency: this.config.training.concurrency,
       interrupt: () => {
+        this.stopping = true;
         for (const controller of this.running.values()) controller.abort('shutdown' satisfies StopReason);
       },
     });
@@ -95,6 +99,8 @@ export class TrainJobService implements OnModuleInit {
       return;
     }
     const controller = new AbortController();
+    // Taken after the worker began to stop: handed straight back.
+    if (this.stopping) controller.abort('shutdown' satisfies StopReason);
     this.running.set(jobId, controller);
     try {
       await new TrainingRun(this.context(), job, experiment, controller).execute();
@@ -119,6 +125,7 @@ export class TrainJobService implements OnModuleInit {
       queue: this.queue,
       config: this.config,
       logger: this.logger,
+      metrics: this.metrics,
     };
   }
 }
@@ -137,6 +144,7 @@ interface RunContext {
   queue: QueueDriver;
   config: AppConfig;
   logger: Logger;
+  metrics?: QueueMetrics;
 }
 
 /** The state of one attempt at one train job. */
@@ -168,7 +176,8 @@ class TrainingRun {
     await this.loadEarlierLog();
     await experiments.update(this.experiment.id, { status: 'running', startedAt: this.experiment.startedAt ?? new Date(), history: this.history });
     await this.c.bus.publishStatus(this.job.id, 'running');
-    if (this.job.attempts <= 1) await notifier.notify(this.job, 'started', { experiment_id: this.experiment.id, total_epochs: this.epochs });
+    // A job handed back by a stopping worker keeps its attempt count: the experiment's start says whether it began.
+    if (this.experiment.startedAt === null) await notifier.notify(this.job, 'started', { experiment_id: this.experiment.id, total_epochs: this.epochs });
     this.note(resumed ? `attempt ${this.job.attempts}: resuming after epoch ${this.experiment.checkpointEpoch}` : `attempt ${this.job.attempts}: starting`);
 
     const stopWatch = await this.watchForCancel();
@@ -261,6 +270,7 @@ class TrainingRun {
     this.history = [...this.history.filter((r) => r.epoch !== row.epoch), row].sort((a, b) => a.epoch - b.epoch);
     this.currentEpoch = row.epoch;
     this.progress = this.percent(row.epoch);
+    this.c.metrics?.observeEpoch(row.samples_per_second, row.epoch_seconds);
     const metrics = metricsOf(row);
     this.note(`epoch ${row.epoch}/${this.epochs}: ${Object.entries(metrics).map(([k, v]) => `${k}=${round(v)}`).join(' ')} (${round(row.epoch_seconds)} s, ${Math.round(row.samples_per_second)} samples/s)`);
     const checkpointKey = experimentArtifactKey(this.job.tenantId, this.experiment.id, 'checkpoint.bin');
@@ -377,9 +387,12 @@ class TrainingRun {
 
   /** The worker is stopping: the job goes back to the queue and resumes from its last checkpoint on another worker. */
   private async handBack(): Promise<void> {
-    this.note('the worker is stopping; the job is handed back to the queue');
-    if (await this.c.jobs.requeue(this.job.id)) {
-      await this.c.queue.enqueue(QUEUES.train, { jobId: this.job.id, tenantId: this.job.tenantId }).catch(() => undefined);
+    const after = this.history.length ? `after epoch ${this.history[this.history.length - 1].epoch}` : 'before its first epoch';
+    this.note(`the worker is stopping; the job is handed back to the queue ${after}`);
+    if (await this.c.jobs.handBack(this.job.id)) {
+      this.c.logger.log(`train job ${this.job.id} handed back to the queue ${after}`);
+      // The reconciler enqueues it anyway should this fail (a pending row the transport does not know).
+      await this.c.queue.enqueue(QUEUES.train, { jobId: this.job.id, tenantId: this.job.tenantId }, { handBack: true }).catch(() => undefined);
     }
     // The log of this attempt is kept; the next attempt appends its own.
     await this.storeArtifacts([]).catch(() => undefined);
@@ -502,7 +515,7 @@ class TrainingRun {
 
   /** The log an earlier attempt of this job left (it died, or handed the job back), continued by this one. */
   private async loadEarlierLog(): Promise<void> {
-    if (this.job.attempts <= 1) return;
+    if (this.experiment.startedAt === null) return;
     const earlier = await this.c.experimentStore.get(experimentArtifactKey(this.job.tenantId, this.experiment.id, 'training.log')).catch(() => null);
     if (!earlier) return;
     const lines = earlier.toString('utf8').split('\n').filter(Boolean);

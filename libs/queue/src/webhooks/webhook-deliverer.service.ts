@@ -1,8 +1,9 @@
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { QUEUES, type JobPayload } from '@app/contracts';
 import { TenantsRepository, WebhookDeliveriesRepository, type AttemptOutcome } from '@app/persistence';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { version } from '../../../../package.json';
+import { QueueMetrics } from '../metrics/queue-metrics';
 import { QueueDriver } from '../queue.driver';
 import { JobHandlerRegistry } from '../jobs/job-handler.registry';
 import { attemptId } from './webhook-notifier.service';
@@ -25,6 +26,7 @@ export class WebhookDeliverer implements OnModuleInit {
     private readonly queue: QueueDriver,
     private readonly registry: JobHandlerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: QueueMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -57,6 +59,7 @@ export class WebhookDeliverer implements OnModuleInit {
       outcome,
     );
     if (!recorded) return;
+    this.metrics?.webhookDeliveries.inc({ outcome: outcome.result });
     if (outcome.result === 'retry') {
       await this.schedule(delivery.id, delivery.tenantId, attempt + 1, outcome.retryAt.getTime() - Date.now());
     } else if (outcome.result === 'failed') {

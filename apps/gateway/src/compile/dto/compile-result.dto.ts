@@ -1,6 +1,10 @@
 import { BACKENDS, type CompileResult, type ModelBackend } from '@app/contracts';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
+/** A dimension of a shape; null is the batch (or another unknown) dimension. */
+const NULLABLE_DIM = { type: 'number', nullable: true } as const;
+const SHAPE = { type: 'array', items: NULLABLE_DIM } as const;
+
 export class DslDiagnosticDto {
   @ApiProperty({ example: 4 }) line!: number;
   @ApiProperty({ example: 13 }) column!: number;
@@ -11,24 +15,24 @@ export class DslDiagnosticDto {
 export class LayerSummaryDto {
   @ApiProperty({ example: 'conv2d_1' }) id!: string;
   @ApiProperty({ example: 'Conv2D' }) type!: string;
-  @ApiProperty({ type: [Number], nullable: true, example: [null, 26, 26, 32] }) output_shape!: (number | null)[];
-  @ApiProperty({ nullable: true, example: 320 }) params!: number | null;
+  @ApiProperty({ type: 'array', items: NULLABLE_DIM, example: [null, 26, 26, 32] }) output_shape!: (number | null)[];
+  @ApiProperty({ type: Number, nullable: true, example: 320 }) params!: number | null;
 }
 
 export class ModelSummaryDto {
   @ApiProperty({ example: 'MyModel' }) name!: string;
-  @ApiProperty({ example: [null, 28, 28, 1], description: 'One shape, or one per input' }) input_shape!: unknown;
-  @ApiProperty({ example: [null, 10] }) output_shape!: (number | null)[];
+  @ApiProperty({ oneOf: [SHAPE, { type: 'array', items: SHAPE }], example: [null, 28, 28, 1], description: 'One shape, or one per input' }) input_shape!: unknown;
+  @ApiProperty({ type: 'array', items: NULLABLE_DIM, example: [null, 10] }) output_shape!: (number | null)[];
   @ApiProperty({ type: [LayerSummaryDto] }) layers!: LayerSummaryDto[];
-  @ApiProperty({ nullable: true, example: 216650 }) total_params!: number | null;
-  @ApiProperty({ nullable: true, example: 216650 }) trainable_params!: number | null;
+  @ApiProperty({ type: Number, nullable: true, example: 216650 }) total_params!: number | null;
+  @ApiProperty({ type: Number, nullable: true, example: 216650 }) trainable_params!: number | null;
 }
 
 export class CompileResultDto implements CompileResult {
   @ApiProperty({ format: 'uuid' }) model_id!: string;
   @ApiProperty({ enum: BACKENDS }) backend!: ModelBackend;
   @ApiProperty({ enum: ['completed'] }) status!: 'completed';
-  @ApiProperty({ nullable: true, description: 'Generated Python (null for onnx: download the file)' }) compiled_code!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Generated Python (null for onnx: download the file)' }) compiled_code!: string | null;
   @ApiProperty({ type: ModelSummaryDto }) summary!: ModelSummaryDto;
   @ApiProperty({ type: [DslDiagnosticDto] }) warnings!: DslDiagnosticDto[];
   @ApiProperty({ example: '/models/6f1c.../download' }) download_url!: string;

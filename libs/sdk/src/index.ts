@@ -1,0 +1,4 @@
+export * from './client';
+export * from './errors';
+export * from './jobs';
+export type { components, operations, paths } from './schema';
