@@ -65,6 +65,17 @@ describe('structured logs (a real gateway process)', () => {
     expect(lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.context === 'Gateway')).toMatchObject({ msg: expect.stringMatching(/listening on/) });
   });
 
+  it("tags every line a job writes with its job_id", async () => {
+    const { body } = await request(url).post('/compile/').set('X-API-Key', DEMO_KEY).send({ dsl_code: DSL, backend: 'onnx' }).expect(202);
+    let line: Record<string, any> | undefined;
+    for (let i = 0; i < 200 && !line; i++) {
+      const found = lines.find((l) => l.includes(`"job_id":"${body.job_id}"`) && l.includes('handled in'));
+      if (found) line = JSON.parse(found);
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(line).toMatchObject({ level: 30, job_id: body.job_id, queue: 'compile', context: 'Jobs' });
+  });
+
   it('never logs keys, tokens, DSL sources or query strings', async () => {
     const { body } = await request(url).post('/auth/token').set('X-API-Key', DEMO_KEY).set('X-Request-Id', 'log-test-4').expect(200);
     await request(url).post('/compile/sync').set('Authorization', `Bearer ${body.access_token}`).set('X-Request-Id', 'log-test-5').send({ dsl_code: DSL, backend: 'tensorflow' }).expect(200);

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, t
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { FINISHED_STATUSES, QUEUES, type QueueName } from '@app/contracts';
 import { JobsRepository } from '@app/persistence';
+import { PinoLogger } from 'nestjs-pino';
+import { Store, storage } from 'nestjs-pino/storage';
 import { QueueMetrics, type JobOutcome } from '../metrics/queue-metrics';
 import { QueueDriver, type JobHandler } from '../queue.driver';
 import { WorkerCapabilities } from '../training/worker-capabilities.service';
@@ -35,7 +37,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
   onApplicationBootstrap(): void {
     if (this.started) return;
     this.started = true;
-    for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, this.measured(queue, handler));
+    for (const [queue, handler, concurrency] of this.registry.entries()) this.driver.process(queue, concurrency ?? this.config.queue.concurrency, withJobLogContext(queue, this.measured(queue, handler)));
     void this.beat();
     // Announce the capabilities as soon as they are known rather than at the next beat.
     void this.capabilities.ready.then(() => (this.started ? this.beat() : undefined));
@@ -90,4 +92,23 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
       this.heartbeatFailing = true;
     }
   }
+}
+
+const jobLogger = new Logger('Jobs');
+
+/**
+ * With pino logging, every line a job's handler writes (through Nest's Logger) carries its `job_id` and `queue`, as a
+ * request's lines carry its `request_id`, ending with one line for the delivery. Without pino (tests give Nest a
+ * plain logger) the handler runs as it is.
+ */
+function withJobLogContext(queue: QueueName, handler: JobHandler): JobHandler {
+  return (payload) => {
+    const root = PinoLogger.root as PinoLogger['logger'] | undefined;
+    if (!root) return handler(payload);
+    return storage.run(new Store(root.child({ job_id: payload.jobId, queue })), async () => {
+      const started = Date.now();
+      await handler(payload);
+      jobLogger.log(`${queue} job ${payload.jobId} handled in ${Date.now() - started} ms`);
+    });
+  };
 }
