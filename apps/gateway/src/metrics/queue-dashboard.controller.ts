@@ -62,7 +62,9 @@ export class QueueDashboardController {
     req.url = req.url.slice(QUEUE_DASHBOARD_PATH.length) || '/';
     req.baseUrl = QUEUE_DASHBOARD_PATH;
     return new Promise((resolve, reject) => {
+      // 'close' too: a client that leaves mid-answer must not leave the promise pending.
       res.once('finish', () => resolve());
+      res.once('close', () => resolve());
       board(req, res, (err?: unknown) => {
         req.url = url;
         req.baseUrl = baseUrl;
