@@ -2,7 +2,7 @@ import { loadBuiltinDataset } from '@app/datasets';
 import { ModelsRepository } from '@app/persistence';
 import { ArtifactStore } from '@app/storage';
 import { loadTfjsModel } from '@app/dsl/train';
-import { createTenantSession, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
+import { createTenantSession, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform, waitUntil } from '@app/testing';
 import * as tf from '@tensorflow/tfjs';
 import { createServer, type Server } from 'http';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -18,15 +18,6 @@ const SAMPLE = 784;
 
 type Json = Record<string, any>;
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function binary(r: request.Test): request.Test {
   return r.buffer(true).parse((res, cb) => {
@@ -78,7 +69,7 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
     a = await createTenantSession(gw);
     b = await createTenantSession(gw);
     const train = await request(gw.url).post('/jobs/train').set(a.headers).send({ dsl_code: MODEL, backend: 'tensorflow', dataset: 'MNIST', training_config: TRAINING, seed: 5 }).expect(202);
-    const job = await until(
+    const job = await waitUntil(
       async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body,
       (j) => ['completed', 'failed', 'cancelled'].includes(j.status),
       120_000,
@@ -156,15 +147,15 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
       expect(clash.body.detail).toMatch(/already exists/);
 
       // The deploy job: progress to the end, webhooks, and the deployment's status follows it.
-      const job = await until(
+      const job = await waitUntil(
         async () => (await request(gw.url).get(`/jobs/${created.body.job_id}`).set(a.headers).expect(200)).body,
         (j) => j.status === 'completed' || j.status === 'failed',
       );
       expect(job).toMatchObject({ type: 'deploy', status: 'completed', progress: 100, model_id: modelId, error: null });
       expect(job.result).toEqual({ deployment_id: id, model_id: modelId, status: 'deployed', endpoint: `/deployments/${id}/predict`, input_shape: [28, 28, 1], output_shape: [10] });
-      await until(async () => hook.events(), (e) => e.includes('completed'));
+      await waitUntil(async () => hook.events(), (e) => e.includes('completed'));
       expect(hook.events()).toEqual(['started', 'completed']);
-      const up = await until(() => get(id), (d) => d.ready_replicas === 1);
+      const up = await waitUntil(() => get(id), (d) => d.ready_replicas === 1);
       expect(up).toMatchObject({ status: 'deployed', replicas: 1, input_shape: [28, 28, 1], output_shape: [10], output_kind: 'softmax' });
       expect(Date.parse(up.deployed_at)).toBeGreaterThanOrEqual(Date.parse(up.created_at));
 
@@ -286,11 +277,11 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
 
   it('keeps serving when the model is deleted, and a deployment of 0 replicas starts paused', async () => {
     const train = await request(gw.url).post('/jobs/train').set(a.headers).send({ model_id: modelId, backend: 'tensorflow', dataset: 'MNIST', training_config: { ...TRAINING, train_samples: 500 }, seed: 1 }).expect(202);
-    const job = await until(async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body, (j) => j.status === 'completed', 120_000);
+    const job = await waitUntil(async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body, (j) => j.status === 'completed', 120_000);
     const created = await deploy(a.headers, { model_id: job.experiment_id, deployment_name: 'paused_at_start', config: { replicas: 0 } }).expect(201);
     const id = created.body.deployment_id;
     expect(created.body.model_id).toBe(job.model_id);
-    await until(() => get(id), (d) => d.status !== 'deploying');
+    await waitUntil(() => get(id), (d) => d.status !== 'deploying');
     expect(await get(id)).toMatchObject({ status: 'paused', replicas: 0, ready_replicas: 0 });
     await predict(id, base64(test.x, 0, 1)).expect(503);
     await request(gw.url).delete(`/models/${job.model_id}`).set(a.headers).expect(204);
@@ -303,12 +294,12 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
   it('fails a deployment whose model ONNX Runtime cannot load, with the reason on the deployment and its job', async () => {
     const iris = 'network Flowers {\n  input: (4,)\n  layers:\n    Dense(units=8, activation="relu")\n    Output(units=3, activation="softmax")\n}';
     const train = await request(gw.url).post('/jobs/train').set(a.headers).send({ dsl_code: iris, backend: 'tensorflow', dataset: 'Iris', training_config: { epochs: 1 } }).expect(202);
-    const job = await until(async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body, (j) => j.status === 'completed', 60_000);
+    const job = await waitUntil(async () => (await request(gw.url).get(`/jobs/${train.body.job_id}`).set(a.headers).expect(200)).body, (j) => j.status === 'completed', 60_000);
     const model = await gw.get(ModelsRepository).findForTenant(a.tenantId, job.model_id);
     await gw.get(ArtifactStore).put(model!.formats!.onnx.key, Buffer.from('not an onnx file'));
     const created = await deploy(a.headers, { model_id: job.model_id, deployment_name: 'broken' }).expect(201);
     const id = created.body.deployment_id;
-    const failed = await until(() => get(id), (d) => d.status !== 'deploying');
+    const failed = await waitUntil(() => get(id), (d) => d.status !== 'deploying');
     expect(failed).toMatchObject({ status: 'failed', ready_replicas: 0, error: { code: 'model_not_servable', detail: expect.stringMatching(/ONNX/) } });
     const deployJob = (await request(gw.url).get(`/jobs/${created.body.job_id}`).set(a.headers).expect(200)).body;
     expect(deployJob).toMatchObject({ type: 'deploy', status: 'failed', error: { code: 'model_not_servable' } });
@@ -322,18 +313,18 @@ describe.each(['embedded', 'distributed'] as const)('deployments over HTTP (%s m
     it('any gateway serves any deployment, and follows scale and delete made on another', async () => {
       const created = await deploy(a.headers, { model_id: modelId, deployment_name: 'shared' }).expect(201);
       const id = created.body.deployment_id;
-      await until(() => get(id), (d) => d.ready_replicas === 1);
+      await waitUntil(() => get(id), (d) => d.ready_replicas === 1);
       // Gateways share the artifact stores (a volume in production), as they share the database and Redis.
       const second = await startGateway({ distributed: platform.distributed!, env, storagePath: gw.storagePath });
       try {
         const viaSecond = await request(second.url).post(`/deployments/${id}/predict`).set(a.headers).send({ instances: base64(test.x, 0, 2) }).expect(200);
         expect((await predict(id, base64(test.x, 0, 2)).expect(200)).body.predictions).toEqual(viaSecond.body.predictions);
         await request(gw.url).post(`/deployments/${id}/scale`).set(a.headers).send({ replicas: 2 }).expect(200);
-        await until(async () => (await request(second.url).get(`/deployments/${id}`).set(a.headers).expect(200)).body, (d) => d.ready_replicas === 2, 10_000);
+        await waitUntil(async () => (await request(second.url).get(`/deployments/${id}`).set(a.headers).expect(200)).body, (d) => d.ready_replicas === 2, 10_000);
         // Stats add up across gateways.
         expect((await get(id)).request_count).toBe(2);
         await request(gw.url).delete(`/deployments/${id}`).set(a.headers).expect(204);
-        await until(async () => (await request(second.url).post(`/deployments/${id}/predict`).set(a.headers).send({ instances: base64(test.x, 0, 1) })).status, (s) => s === 404, 10_000);
+        await waitUntil(async () => (await request(second.url).post(`/deployments/${id}/predict`).set(a.headers).send({ instances: base64(test.x, 0, 1) })).status, (s) => s === 404, 10_000);
       } finally {
         await second.close();
       }

@@ -1,5 +1,5 @@
 import { loadTfjsModel } from '@app/dsl/train';
-import { createTenantSession, jobFinished, runOnnx, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform } from '@app/testing';
+import { createTenantSession, jobFinished, runOnnx, startGateway, startPlatform, type TenantSession, type TestGateway, type TestPlatform, waitUntil } from '@app/testing';
 import * as tf from '@tensorflow/tfjs';
 import { createHmac } from 'crypto';
 import { unzipSync } from 'fflate';
@@ -72,15 +72,6 @@ async function webhookReceiver(failFirst = 0): Promise<{ url: string; received: 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode)', (mode) => {
   let gw: TestGateway;
@@ -190,7 +181,7 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
       await request(gw.url).get(`/models/${job.model_id}/download?format=caffe`).set(a.headers).expect(422);
 
       // Webhooks: started, progress, completed, each signed with the tenant's secret; the first attempt failed and was retried.
-      const deliveries = await until(
+      const deliveries = await waitUntil(
         async () => (await request(gw.url).get(`/jobs/${jobId}/webhooks`).set(a.headers).expect(200)).body.deliveries as Json[],
         (ds) => ds.length > 0 && ds.every((d) => d.status !== 'pending'),
       );
@@ -259,10 +250,10 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
         .send({ dsl_code: SEED_MODEL, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 100, batch_size: 32, train_samples: 1500, validation_split: 0.1 }, webhook_url: hook.url })
         .expect(202);
       const { job_id: jobId, experiment_id: experimentId } = res.body;
-      await until(async () => (await request(gw.url).get(`/jobs/${jobId}`).set(a.headers)).body, (j) => j.current_epoch >= 1 && j.metrics !== null);
+      await waitUntil(async () => (await request(gw.url).get(`/jobs/${jobId}`).set(a.headers)).body, (j) => j.current_epoch >= 1 && j.metrics !== null);
       const cancelled = await request(gw.url).delete(`/jobs/${jobId}`).set(a.headers).expect(202);
       expect(cancelled.body).toMatchObject({ job_id: jobId, status: 'cancelled' });
-      const exp = await until(async () => (await request(gw.url).get(`/experiments/${experimentId}`).set(a.headers)).body, (e) => e.status === 'cancelled' && e.artifacts.length > 0);
+      const exp = await waitUntil(async () => (await request(gw.url).get(`/experiments/${experimentId}`).set(a.headers)).body, (e) => e.status === 'cancelled' && e.artifacts.length > 0);
       expect(exp.history.length).toBeGreaterThanOrEqual(1);
       expect(exp.history.length).toBeLessThan(10);
       expect(exp.final_metrics).toEqual(expect.objectContaining({ loss: expect.any(Number), accuracy: expect.any(Number) }));
@@ -271,7 +262,7 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
       expect(job).toMatchObject({ status: 'cancelled', result: null, model_id: null });
       expect(job.metrics).toEqual(expect.objectContaining({ loss: expect.any(Number) }));
       await request(gw.url).delete(`/jobs/${jobId}`).set(a.headers).expect(409);
-      const events = await until(async () => hook.received.map((r) => JSON.parse(r.body).event as string), (ev) => ev.includes('cancelled'));
+      const events = await waitUntil(async () => hook.received.map((r) => JSON.parse(r.body).event as string), (ev) => ev.includes('cancelled'));
       expect(events).toContain('started');
       // The worker is free again: its training process took the cancel, not a kill.
       const next = (await request(gw.url).post('/jobs/train').set(a.headers).send({ dsl_code: IRIS_MODEL, backend: 'tensorflow', dataset: 'Iris', training_config: { epochs: 2 } }).expect(202)).body;
@@ -370,7 +361,7 @@ describe.each(['embedded', 'distributed'] as const)('training over HTTP (%s mode
     const hook = await webhookReceiver();
     try {
       const res = await request(gw.url).post('/compile/').set(a.headers).send({ dsl_code: 'Model Bad {\n  Input(shape=[4])\n  Dense(units=0)\n}', backend: 'pytorch', webhook_url: hook.url }).expect(202);
-      const failed = await until(async () => hook.received.map((r) => JSON.parse(r.body)), (bodies) => bodies.length >= 2);
+      const failed = await waitUntil(async () => hook.received.map((r) => JSON.parse(r.body)), (bodies) => bodies.length >= 2);
       const payload = failed.find((f) => f.event === 'failed');
       expect(payload).toMatchObject({ job_id: res.body.job_id, status: 'failed', data: { error: { code: 'dsl_error', message: expect.stringMatching(/^line 3, column \d+: /) } } });
       expect(JSON.stringify(payload)).not.toMatch(/\s+at\s|\/work\/|node_modules|\.ts:/);

@@ -54,16 +54,28 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Reads until `done` holds; fails after `timeoutMs` with what it last read and the processes' output. */
-export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, what: string, procs?: Proc | Proc[]): Promise<T> {
-  const watched = procs === undefined ? [] : Array.isArray(procs) ? procs : [procs];
+/** Reads until `done` holds, every 100 ms; a failing read fails at once, and after `timeoutMs` it fails with what it last read. */
+export async function waitUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000, what = 'the condition', describeFailure: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await read().catch(() => undefined as T);
-    if (v !== undefined && done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms; last: ${JSON.stringify(v)?.slice(0, 400)}\n${watched.map((p) => p.output.join('').slice(-3000)).join('\n---\n')}`);
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(v)?.slice(0, 400)}\n${describeFailure()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** {@link waitUntil} for reads from processes that may be down meanwhile: a failing read is retried; failures show the processes' output. */
+export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, what: string, procs?: Proc | Proc[]): Promise<T> {
+  const watched = procs === undefined ? [] : Array.isArray(procs) ? procs : [procs];
+  const value = await waitUntil(
+    () => read().catch(() => undefined),
+    (v) => v !== undefined && done(v),
+    timeoutMs,
+    what,
+    () => watched.map((p) => p.output.join('').slice(-3000)).join('\n---\n'),
+  );
+  return value as T;
 }
 
 /** A loopback port free right now. */

@@ -1,5 +1,5 @@
 import { type ApiScope, grantedScopes } from '@app/contracts';
-import { createTenantSession, startGateway, type TestGateway } from '@app/testing';
+import { createTenantSession, startGateway, type TestGateway, waitUntil } from '@app/testing';
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'http';
@@ -140,15 +140,6 @@ async function startReceiver(): Promise<WebhookReceiver> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`fixture: ${what} not reached within ${timeoutMs} ms: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -240,7 +231,7 @@ export async function startFixture(): Promise<Fixture> {
       ).body;
       const job = async (id: string) => (await api().get(`/jobs/${id}`).set(h).expect(200)).body;
       const finished = (j: Json) => ['completed', 'failed', 'cancelled'].includes(j.status);
-      const [trained, compiledAsync] = await Promise.all([until(`${label} training`, () => job(train.job_id), finished), until(`${label} async compile`, () => job(compileJob.job_id), finished)]);
+      const [trained, compiledAsync] = await Promise.all([waitUntil(() => job(train.job_id), finished, 90_000, `fixture: ${label} training`), waitUntil(() => job(compileJob.job_id), finished, 90_000, `fixture: ${label} async compile`)]);
       if (trained.status !== 'completed' || compiledAsync.status !== 'completed') throw new Error(`fixture: ${label} jobs ended ${trained.status} / ${compiledAsync.status}: ${JSON.stringify(trained.error ?? compiledAsync.error)}`);
       const deployment = (
         await api()
@@ -249,9 +240,9 @@ export async function startFixture(): Promise<Fixture> {
           .send({ model_id: trained.model_id, deployment_name: names.deployment, config: { replicas: 1 }, environment: MANIFEST_INJECTION, webhook_url: `${receiver.url}/${label}/deploy` })
           .expect(201)
       ).body;
-      await until(`${label} deployment`, async () => (await api().get(`/deployments/${deployment.deployment_id}`).set(h).expect(200)).body, (d) => d.status === 'deployed' && d.ready_replicas === 1);
+      await waitUntil(async () => (await api().get(`/deployments/${deployment.deployment_id}`).set(h).expect(200)).body, (d) => d.status === 'deployed' && d.ready_replicas === 1, 90_000, `fixture: ${label} deployment`);
       for (const id of [train.job_id, compileJob.job_id, deployment.job_id]) {
-        await until(`${label} webhooks of ${id}`, async () => (await api().get(`/jobs/${id}/webhooks`).set(h).expect(200)).body.deliveries as Json[], (ds) => ds.length > 0 && ds.every((d) => d.status !== 'pending'));
+        await waitUntil(async () => (await api().get(`/jobs/${id}/webhooks`).set(h).expect(200)).body.deliveries as Json[], (ds) => ds.length > 0 && ds.every((d) => d.status !== 'pending'), 90_000, `fixture: ${label} webhooks of ${id}`);
       }
       const experiment = (await api().get(`/experiments/${train.experiment_id}`).set(h).expect(200)).body;
       const webhookSecret = (await api().get('/auth/webhook-secret').set(h).expect(200)).body.webhook_secret;
