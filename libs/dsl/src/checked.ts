@@ -1,3 +1,4 @@
+import type { SearchSite } from './search';
 import type { Diagnostic } from './diagnostics';
 import type { ModelIR, Shape, SourceLoc } from './ir';
 
@@ -40,6 +41,11 @@ export interface ModelSummary {
   layers: LayerSummary[];
   total_params: number | null;
   trainable_params: number | null;
+  /**
+   * Every HPO(...) site of the source, searched by POST /jobs/hpo; compile and a plain training use each site's
+   * `default`. Set by compile and prepareTraining (the checker sees the model after substitution).
+   */
+  search_space?: SearchSite[];
 }
 
 export interface CheckedModel {

@@ -6,6 +6,7 @@ import { emitPytorch } from './emit/pytorch';
 import { emitTensorflow } from './emit/tensorflow';
 import type { KerasWeights } from './emit/weights';
 import { resolveHpo, type HpoAssignment } from './hpo';
+import { searchSpace } from './search';
 import type { ModelIR } from './ir';
 import { DEFAULT_LIMITS, type DslLimits } from './limits';
 import { parse } from './parser';
@@ -18,6 +19,7 @@ export { LAYER_TYPES, ACTIVATIONS, LOSSES, OPTIMIZERS, layerSpec } from './layer
 export { parse, parseModel } from './parser';
 export { check, totalParams } from './check';
 export { resolveHpo, defaultHpoValue, hpoAccepts, type HpoAssignment } from './hpo';
+export { gridAssignments, sampleAssignment, searchSpace, SearchSpaceError, substituteHpo, sweepPoints, topLevelHpo, SWEEP_STRATEGIES, type SearchSite, type SweepStrategy } from './search';
 export { emitPytorch } from './emit/pytorch';
 export { emitTensorflow } from './emit/tensorflow';
 export { emitOnnx } from './emit/onnx';
@@ -85,7 +87,7 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
   const resolved = resolveHpo(parsed.model, opts.hpo);
   const checked = check(resolved.model, opts);
   const warnings = dedupe([...parsed.warnings, ...resolved.warnings, ...checked.warnings]);
-  const result: CompileResult = { backend: opts.backend, checked, summary: checked.summary, hpo: resolved.assignment, warnings };
+  const result: CompileResult = { backend: opts.backend, checked, summary: { ...checked.summary, search_space: searchSpace(parsed.model) }, hpo: resolved.assignment, warnings };
   switch (opts.backend) {
     case 'tensorflow':
       result.code = emitTensorflow(checked, { dataset: opts.dataset });

@@ -1,7 +1,8 @@
 import { check } from '../check';
 import type { CheckedModel, ModelSummary } from '../checked';
 import type { Diagnostic } from '../diagnostics';
-import { resolveHpo } from '../hpo';
+import { resolveHpo, type HpoAssignment } from '../hpo';
+import { searchSpace } from '../search';
 import { DEFAULT_LIMITS } from '../limits';
 import { parse } from '../parser';
 import { applyTrainingConfig, TrainingConfigError } from './config';
@@ -17,7 +18,8 @@ export interface PreparedTraining {
 }
 
 /**
- * Source text and a request's training_config to what a run trains: parse, take HPO defaults, apply the config,
+ * Source text and a request's training_config to what a run trains: parse, take the given HPO values (defaults for
+ * the rest, with a warning each), apply the config,
  * check, plan for the engine. The gateway (to refuse a request) and the training process (to run it) both call this,
  * so they agree. A metric the plan chooses by default is written into the model, so the generated code computes
  * what the history reports on either engine. Throws DslError or TrainingConfigError.
@@ -26,14 +28,14 @@ export function prepareTraining(
   source: string,
   config: TrainingConfigInput,
   engine: TrainingEngine,
-  opts: { autoFlatten?: boolean; limits?: Partial<TrainingLimits> } = {},
+  opts: { autoFlatten?: boolean; limits?: Partial<TrainingLimits>; hpo?: HpoAssignment } = {},
 ): PreparedTraining {
   if (engine === 'pytorch' && config.shuffle === false) {
     // The generated module's run_epoch shuffles every epoch; silently shuffling anyway would not be what was asked.
     throw new TrainingConfigError([{ field: 'training_config.shuffle', message: 'the PyTorch engine always shuffles (the generated module does); use backend tensorflow or onnx to train without shuffling' }]);
   }
   const parsed = parse(source, DEFAULT_LIMITS);
-  const resolved = resolveHpo(parsed.model);
+  const resolved = resolveHpo(parsed.model, opts.hpo);
   let model = applyTrainingConfig(resolved.model, config, opts.limits);
   const planOptions = { trainSamples: config.train_samples, shuffle: config.shuffle, limits: opts.limits, hpo: resolved.assignment };
   let checked = check(model, { autoFlatten: opts.autoFlatten });
@@ -46,5 +48,5 @@ export function prepareTraining(
   }
   const warnings = new Map<string, Diagnostic>();
   for (const d of [...parsed.warnings, ...resolved.warnings, ...checked.warnings]) warnings.set(`${d.line}:${d.column}:${d.message}`, d);
-  return { checked, plan, summary: checked.summary, warnings: [...warnings.values()] };
+  return { checked, plan, summary: { ...checked.summary, search_space: searchSpace(parsed.model) }, warnings: [...warnings.values()] };
 }
