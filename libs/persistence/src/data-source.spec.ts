@@ -14,7 +14,7 @@ describe('dataSourceOptions', () => {
     const pg = dataSourceOptions({ ...config, database: { ...config.database, url: 'postgres://u@h:5432/d' } });
     expect(pg).toMatchObject({ type: 'postgres', url: 'postgres://u@h:5432/d', synchronize: false, logging: false, migrationsRun: true });
     expect(pg.entities).toHaveLength(10);
-    expect(pg.migrations).toHaveLength(4);
+    expect(pg.migrations).toHaveLength(5);
   });
 });
 
@@ -29,7 +29,7 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
     const log = await db.dataSource.driver.createSchemaBuilder().log();
     expect(log.upQueries.map((q) => q.query)).toEqual([]);
     const applied = await db.dataSource.query(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-    expect(applied).toHaveLength(4);
+    expect(applied).toHaveLength(5);
   });
 
   it('has every named index', async () => {
@@ -53,6 +53,8 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
         'idx_experiments_tenant_name',
         'idx_experiments_tenant_status',
         'uq_experiments_job_id',
+        'idx_experiments_sweep',
+        'uq_jobs_sweep_trial',
         'uq_datasets_tenant_name',
         'idx_datasets_tenant_created',
         'idx_webhook_deliveries_tenant_job',
@@ -72,7 +74,7 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
   it('reopening runs nothing and keeps the data', async () => {
     const tenant = await new TenantsRepository(db.dataSource).create('persist');
     const again = await db.openAnother();
-    expect(await again.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(4);
+    expect(await again.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(5);
     expect(await new TenantsRepository(again).findById(tenant.id)).toMatchObject({ name: 'persist' });
   });
 
@@ -81,6 +83,14 @@ describe.each(TEST_DIALECTS)('schema on %s', (dialect) => {
       `INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, scopes, created_at) VALUES ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', 'k', 'p', 'h', '[]', '2026-01-01 00:00:00')`,
     );
     await expect(insert).rejects.toThrow(/foreign key/i);
+  });
+
+  it('takes sweep jobs and pruned trials', async () => {
+    const tenant = await new TenantsRepository(db.dataSource).create('sweeps');
+    for (const [id, type, status] of [['00000000-0000-4000-8000-000000000011', 'hpo', 'running'], ['00000000-0000-4000-8000-000000000012', 'train', 'pruned']]) {
+      await db.dataSource.query(`INSERT INTO jobs (id, tenant_id, type, status, input, created_at, updated_at) VALUES ('${id}', '${tenant.id}', '${type}', '${status}', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')`);
+    }
+    expect(await db.dataSource.query(`SELECT type, status FROM jobs WHERE tenant_id = '${tenant.id}' ORDER BY id`)).toEqual([{ type: 'hpo', status: 'running' }, { type: 'train', status: 'pruned' }]);
   });
 
   it('rejects a job status outside the contract', async () => {
@@ -109,7 +119,7 @@ describe('migrations on PostgreSQL from processes starting together', () => {
       const results = await Promise.allSettled([0, 1, 2].map(() => openDataSource(dataSourceOptions(config))));
       for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-      expect(await opened[0].query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(4);
+      expect(await opened[0].query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(5);
     } finally {
       await Promise.all(opened.map((ds) => ds.destroy()));
       await pg.drop();

@@ -28,7 +28,7 @@ describe.each(TEST_DIALECTS)('PersistenceModule on %s', (dialect) => {
       const dataSource = moduleRef.get(DataSource);
       expect(dataSource.isInitialized).toBe(true);
       expect(dataSource.options.type).toBe(dialect === 'postgres' ? 'postgres' : 'better-sqlite3');
-      expect(await dataSource.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(4);
+      expect(await dataSource.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).toHaveLength(5);
       const tenants = moduleRef.get(TenantsRepository);
       const keys = moduleRef.get(ApiKeysRepository);
       expect(moduleRef.get(JobsRepository)).toBeInstanceOf(JobsRepository);

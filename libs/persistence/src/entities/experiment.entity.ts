@@ -20,6 +20,8 @@ export class ExperimentEntity {
   jobId!: string;
   /** The trained model registered under /models/, once the run completed. */
   modelId!: string | null;
+  /** The sweep whose trial this run is (the sweep's job id); null for a plain training. */
+  sweepId!: string | null;
   status!: JobStatus;
   dsl!: string;
   /** The backend the request asked for (`tensorflow`, `pytorch`, `onnx`). */
@@ -63,6 +65,7 @@ export function experimentSchema(dialect: Dialect): EntitySchema<ExperimentEntit
       name: { type: 'varchar', length: 200 },
       jobId: c.uuid({ name: 'job_id' }),
       modelId: c.uuid({ name: 'model_id', nullable: true }),
+      sweepId: c.uuid({ name: 'sweep_id', nullable: true }),
       status: { type: 'varchar', length: 16 },
       dsl: { type: 'text' },
       backend: { type: 'varchar', length: 16 },
@@ -91,6 +94,7 @@ export function experimentSchema(dialect: Dialect): EntitySchema<ExperimentEntit
       { name: 'idx_experiments_tenant_name', columns: ['tenantId', 'name'] },
       { name: 'idx_experiments_tenant_status', columns: ['tenantId', 'status'] },
       { name: 'uq_experiments_job_id', columns: ['jobId'], unique: true },
+      { name: 'idx_experiments_sweep', columns: ['sweepId'] },
     ],
     checks: [
       { name: 'chk_experiments_status', expression: oneOf('status', JOB_STATUSES) },

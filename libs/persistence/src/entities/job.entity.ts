@@ -29,6 +29,11 @@ export class JobEntity {
   webhookUrl!: string | null;
   /** How many times a worker has started the job. */
   attempts!: number;
+  /** The sweep (hpo job) a trial belongs to, and its 0-based place in the sweep. */
+  sweepId!: string | null;
+  trialIndex!: number | null;
+  /** The worker that last started the job. */
+  workerId!: string | null;
   createdAt!: Date;
   startedAt!: Date | null;
   completedAt!: Date | null;
@@ -57,6 +62,9 @@ export function jobSchema(dialect: Dialect): EntitySchema<JobEntity> {
       modelId: c.uuid({ name: 'model_id', nullable: true }),
       webhookUrl: { type: 'varchar', length: 2048, name: 'webhook_url', nullable: true },
       attempts: { type: 'integer', default: 0 },
+      sweepId: c.uuid({ name: 'sweep_id', nullable: true }),
+      trialIndex: { type: 'integer', name: 'trial_index', nullable: true },
+      workerId: { type: 'varchar', length: 128, name: 'worker_id', nullable: true },
       createdAt: c.timestamp({ name: 'created_at' }),
       startedAt: c.timestamp({ name: 'started_at', nullable: true }),
       completedAt: c.timestamp({ name: 'completed_at', nullable: true }),
@@ -67,6 +75,8 @@ export function jobSchema(dialect: Dialect): EntitySchema<JobEntity> {
       { name: 'idx_jobs_tenant_status', columns: ['tenantId', 'status'] },
       { name: 'idx_jobs_tenant_type', columns: ['tenantId', 'type'] },
       { name: 'idx_jobs_status_updated', columns: ['status', 'updatedAt'] },
+      // Also what makes launching a trial idempotent: a sweep coordinator that restarts cannot create it twice.
+      { name: 'uq_jobs_sweep_trial', columns: ['sweepId', 'trialIndex'], unique: true },
     ],
     checks: [
       { name: 'chk_jobs_type', expression: oneOf('type', JOB_TYPES) },

@@ -21,6 +21,9 @@ export class ModelEntity {
   experimentId!: string | null;
   /** Further downloadable forms by format (`onnx`, `tfjs`, `tensorflow`, `pytorch`, `pytorch_weights`); null for compiled models. */
   formats!: Record<string, ModelFormat> | null;
+  /** The sweep (hpo job) that chose this model as its best trial, and the HPO values it chose; null otherwise. */
+  sweepId!: string | null;
+  hyperparameters!: Record<string, unknown> | null;
   createdAt!: Date;
 }
 
@@ -53,6 +56,8 @@ export function modelSchema(dialect: Dialect): EntitySchema<ModelEntity> {
       jobId: c.uuid({ name: 'job_id', nullable: true }),
       experimentId: c.uuid({ name: 'experiment_id', nullable: true }),
       formats: c.json({ nullable: true }),
+      sweepId: c.uuid({ name: 'sweep_id', nullable: true }),
+      hyperparameters: c.json({ nullable: true }),
       createdAt: c.timestamp({ name: 'created_at' }),
     },
     indices: [

@@ -18,6 +18,8 @@ export interface CreateExperimentInput {
   seed?: number | null;
   hyperparameters: Record<string, unknown>;
   plan: Record<string, unknown>;
+  /** The sweep this run is a trial of. */
+  sweepId?: string | null;
 }
 
 /** Metric names usable for sorting: the history's keys (`val_accuracy`, `loss`, ...). */
@@ -26,6 +28,7 @@ export const METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 export interface ExperimentListQuery extends PageQuery {
   name?: string;
   status?: JobStatus;
+  sweepId?: string;
   /** `created_at` (default) or a metric of `final_metrics`; experiments without that metric sort last. */
   sortBy?: string;
   order?: 'asc' | 'desc';
@@ -68,6 +71,7 @@ export class ExperimentsRepository {
         id: input.id ?? randomUUID(),
         datasetId: input.datasetId ?? null,
         seed: input.seed ?? null,
+        sweepId: input.sweepId ?? null,
         modelId: null,
         status: 'pending',
         computeBackend: null,
@@ -101,11 +105,17 @@ export class ExperimentsRepository {
     return isUuid(jobId) ? this.repo.findOneBy({ jobId }) : null;
   }
 
+  /** The experiments of a sweep's trials, any order. */
+  async listBySweep(sweepId: string): Promise<ExperimentEntity[]> {
+    return isUuid(sweepId) ? this.repo.findBy({ sweepId }) : [];
+  }
+
   /** The tenant's experiments, newest first unless sorted by a metric. */
   async list(tenantId: string, query: ExperimentListQuery): Promise<Page<ExperimentEntity>> {
     const where: FindOptionsWhere<ExperimentEntity> = { tenantId };
     if (query.name !== undefined) where.name = query.name;
     if (query.status) where.status = query.status;
+    if (query.sweepId) where.sweepId = query.sweepId;
     const order = query.order === 'asc' ? 'ASC' : 'DESC';
     const qb = this.repo.createQueryBuilder('e').where(where).skip(query.skip).take(query.limit);
     const sortBy = query.sortBy ?? 'created_at';

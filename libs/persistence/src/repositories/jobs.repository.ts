@@ -16,11 +16,15 @@ export interface CreateJobInput {
   totalEpochs?: number | null;
   experimentId?: string | null;
   modelId?: string | null;
+  /** A sweep's trial: the sweep's job id and the trial's index in it (unique together). */
+  sweepId?: string | null;
+  trialIndex?: number | null;
 }
 
 export interface JobListQuery extends PageQuery {
   status?: JobStatus;
   type?: JobType;
+  sweepId?: string;
 }
 
 export interface JobProgress {
@@ -78,6 +82,9 @@ export class JobsRepository {
       modelId: input.modelId ?? null,
       webhookUrl: input.webhookUrl ?? null,
       attempts: 0,
+      sweepId: input.sweepId ?? null,
+      trialIndex: input.trialIndex ?? null,
+      workerId: null,
       createdAt: now,
       startedAt: null,
       completedAt: null,
@@ -95,6 +102,7 @@ export class JobsRepository {
     const where: FindOptionsWhere<JobEntity> = { tenantId };
     if (query.status) where.status = query.status;
     if (query.type) where.type = query.type;
+    if (query.sweepId) where.sweepId = query.sweepId;
     const [items, total] = await this.repo.findAndCount({
       where,
       order: { createdAt: 'DESC', id: 'DESC' },
@@ -104,10 +112,33 @@ export class JobsRepository {
     return { items, total };
   }
 
-  /** pending → running; sets `started_at` and counts the attempt. False when the job was not pending. */
-  async markRunning(id: string): Promise<boolean> {
+  /** The trials of a sweep, in trial order. */
+  async listTrials(sweepId: string): Promise<JobEntity[]> {
+    return isUuid(sweepId) ? this.repo.find({ where: { sweepId }, order: { trialIndex: 'ASC' } }) : [];
+  }
+
+  /** pending → running; sets `started_at`, the worker, and counts the attempt. False when the job was not pending. */
+  async markRunning(id: string, workerId?: string): Promise<boolean> {
     const now = nextTimestamp();
-    return this.transition(id, ['pending'], { status: 'running', startedAt: now, attempts: () => 'attempts + 1' }, now);
+    const set: Record<string, unknown> = { status: 'running', startedAt: now, attempts: () => 'attempts + 1' };
+    if (workerId) set.workerId = workerId.slice(0, 128);
+    return this.transition(id, ['pending'], set, now);
+  }
+
+  /** A completed job's result and model, when its model is registered afterwards (a sweep's best trial). */
+  async attachModel(id: string, modelId: string, result: unknown): Promise<boolean> {
+    return this.transition(id, ['completed'], { modelId, result });
+  }
+
+  /** running → pruned: a sweep's early stopping ended the trial; `result` says where and why. False when not running. */
+  async markPruned(id: string, result: unknown): Promise<boolean> {
+    const now = nextTimestamp();
+    return this.transition(id, ['running'], { status: 'pruned', result, completedAt: now }, now);
+  }
+
+  /** Progress of a sweep (any state but finished): its metrics and result are the live leaderboard. */
+  async markSweepProgress(id: string, progress: { progress: number; metrics: Record<string, unknown> | null; result: unknown }): Promise<boolean> {
+    return this.transition(id, ACTIVE, { progress: clampProgress(progress.progress), metrics: progress.metrics, result: progress.result });
   }
 
   /** Progress of a running job (also its liveness signal for the reconciler). False when the job is not running. */

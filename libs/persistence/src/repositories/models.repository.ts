@@ -21,6 +21,8 @@ export interface CreateModelInput {
   jobId?: string | null;
   experimentId?: string | null;
   formats?: Record<string, ModelFormat> | null;
+  sweepId?: string | null;
+  hyperparameters?: Record<string, unknown> | null;
 }
 
 export interface ModelListQuery extends PageQuery {
@@ -44,6 +46,8 @@ export class ModelsRepository {
       jobId: input.jobId ?? null,
       experimentId: input.experimentId ?? null,
       formats: input.formats ?? null,
+      sweepId: input.sweepId ?? null,
+      hyperparameters: input.hyperparameters ?? null,
       createdAt: nextTimestamp(),
     });
     return this.repo.save(model);
