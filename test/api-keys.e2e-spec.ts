@@ -200,7 +200,7 @@ describe('the command-line tools: npm run keys:create, npm run db:migrate', () =
     try {
       const env = { DATABASE_URL: pg.url, REDIS_URL: 'redis://127.0.0.1:6379', NODE_ENV: 'test' };
       const first = await run('apps/gateway/src/cli/migrate.ts', [], env);
-      expect(first.stdout).toMatch(/schema is current: 4 migrations applied, the last SecurityPostgres/);
+      expect(first.stdout).toMatch(/schema is current: 5 migrations applied, the last SweepsPostgres/);
       const again = await run('apps/gateway/src/cli/migrate.ts', [], env);
       expect(again.stdout).toBe(first.stdout);
       await expect(run('apps/gateway/src/cli/migrate.ts', [], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/migration failed/) });

@@ -231,7 +231,7 @@ describe.each(['embedded', 'distributed'] as const)('metrics and the queue dashb
         expect(asset.headers['content-type']).toMatch(/javascript/);
       }
       const api = await request(gw.url).get('/admin/queues/api/queues').set(admin.headers).expect(200);
-      expect((api.body.queues as Array<{ name: string; readOnlyMode: boolean }>).map((q) => q.name).sort()).toEqual(['compile', 'deploy', 'train', 'webhook']);
+      expect((api.body.queues as Array<{ name: string; readOnlyMode: boolean }>).map((q) => q.name).sort()).toEqual(['compile', 'deploy', 'hpo', 'train', 'webhook']);
       expect(api.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
       const missing = await request(gw.url).get('/admin/queues/api/nothing-here').set(admin.headers).expect(404);
       expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);

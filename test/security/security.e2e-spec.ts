@@ -41,6 +41,7 @@ const EXPECTED_ROUTES = [
   'GET /experiments/{experiment_id}/compare',
   'GET /jobs',
   'POST /jobs/train',
+  'POST /jobs/hpo',
   'GET /jobs/{job_id}',
   'DELETE /jobs/{job_id}',
   'GET /jobs/{job_id}/events',
@@ -51,7 +52,7 @@ const EXPECTED_ROUTES = [
   'GET /models/{model_id}/download',
 ];
 const PUBLIC_ROUTES = ['GET /', 'GET /health', 'GET /health/live', 'GET /health/ready'];
-const WEBHOOK_ROUTES = ['POST /compile', 'POST /jobs/train', 'POST /deployments'];
+const WEBHOOK_ROUTES = ['POST /compile', 'POST /jobs/train', 'POST /jobs/hpo', 'POST /deployments'];
 const FUZZ_COUNT = 5000;
 
 describe('security: every route under attack (embedded gateway, real HTTP)', () => {

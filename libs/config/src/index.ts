@@ -74,6 +74,11 @@ class EnvVars {
   @IsOptional() @int() @IsInt() @Min(1) @Max(2_000_000) TRAINING_TIMEOUT_SECONDS?: number;
   @IsOptional() @int() @IsInt() @Min(256) @Max(65_536) TRAINING_MAX_HEAP_MB?: number;
 
+  @IsOptional() @int() @IsInt() @Min(1) @Max(10_000) HPO_MAX_TRIALS?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(1_000) HPO_MAX_PARALLELISM?: number;
+  @IsOptional() @int() @IsInt() @Min(1) @Max(1_000) HPO_WORKER_SWEEPS?: number;
+  @IsOptional() @int() @IsInt() @Min(100) @Max(60_000) HPO_POLL_MS?: number;
+
   @IsOptional() @IsString() DATASETS_PATH?: string;
   @IsOptional() @IsString() FASHION_MNIST_PATH?: string;
   @IsOptional() @int() @IsInt() @Min(1024) DATASET_MAX_UPLOAD_BYTES?: number;
@@ -161,6 +166,11 @@ export interface AppConfig {
     /** V8 heap limit of a training process. */
     maxHeapMb: number;
   };
+  /**
+   * Sweeps: at most `maxTrials` trials and `maxParallelism` at once per sweep; a worker coordinates up to
+   * `workerSweeps` sweeps at once (cheap: waiting, not training) and re-reads each every `pollMs`.
+   */
+  hpo: { maxTrials: number; maxParallelism: number; workerSweeps: number; pollMs: number };
   datasets: { fashionMnistPath: string; maxUploadBytes: number; maxSamples: number; maxFeatures: number };
   webhooks: { allowPrivate: boolean; maxAttempts: number; backoffMs: number; timeoutMs: number };
   experiments: { compareMax: number };
@@ -282,6 +292,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxBatchSize: vars.TRAINING_MAX_BATCH_SIZE ?? 4096,
       timeoutSeconds: vars.TRAINING_TIMEOUT_SECONDS ?? 86_400,
       maxHeapMb: vars.TRAINING_MAX_HEAP_MB ?? 4096,
+    },
+    hpo: {
+      maxTrials: vars.HPO_MAX_TRIALS ?? 100,
+      maxParallelism: vars.HPO_MAX_PARALLELISM ?? 16,
+      workerSweeps: vars.HPO_WORKER_SWEEPS ?? 16,
+      pollMs: vars.HPO_POLL_MS ?? 1000,
     },
     datasets: {
       fashionMnistPath: resolve(vars.FASHION_MNIST_PATH ?? '/usr/share/datasets/fashion-mnist'),

@@ -6,17 +6,20 @@ export const QUEUES = {
   compile: 'compile',
   train: 'train',
   deploy: 'deploy',
+  /** Sweep coordinators: each sweep job launches its trials (train jobs) and follows them to the end. */
+  hpo: 'hpo',
   /** Webhook deliveries: the payload's `jobId` is the delivery's id. */
   webhook: 'webhook',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-export const JOB_TYPES = ['compile', 'train', 'deploy'] as const;
+export const JOB_TYPES = ['compile', 'train', 'deploy', 'hpo'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
-export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** `pruned`: a sweep trial stopped early by the sweep's early stopping (its metric trailed the others'). */
+export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'pruned'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const FINISHED_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const FINISHED_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'pruned'];
 
 /**
  * What travels through a queue: only the job's identity. Everything else (the request, progress, result) lives in
@@ -88,17 +91,67 @@ export interface TrainJobInput {
   /** The model's summary (as a compile answers it), for the trained model's registration. */
   summary: unknown;
   warnings: DslErrorEntry[];
+  /** Values of the model's HPO sites this run trains with (a sweep trial's point); the others take their defaults. */
+  hpo?: Record<string, unknown>;
+  /** Set on a sweep's trial. */
+  trial?: TrialInfo;
+}
+
+export const SWEEP_DIRECTIONS = ['max', 'min'] as const;
+export type SweepDirection = (typeof SWEEP_DIRECTIONS)[number];
+
+/** What a trial knows of its sweep: enough to decide at each rung whether to go on. */
+export interface TrialInfo {
+  sweep_id: string;
+  index: number;
+  metric: string;
+  direction: SweepDirection;
+  /** Successive halving: the epochs after which the trial is compared with the others that got there; null: never pruned. */
+  pruning: { rungs: number[]; reduction_factor: number } | null;
+}
+
+/** The `search` of `POST /jobs/hpo`, as resolved at submit. */
+export interface SweepSettings {
+  strategy: 'random' | 'grid';
+  metric: string;
+  direction: SweepDirection;
+  parallelism: number;
+  seed: number;
+  early_stopping: { type: 'successive_halving' | 'none'; min_epochs: number; reduction_factor: number };
+}
+
+/** One point of a sweep, planned at submit: what its trial is created with, or why it cannot train. */
+export interface SweepPoint {
+  params: Record<string, unknown>;
+  plan?: Record<string, unknown>;
+  summary?: unknown;
+  warnings?: DslErrorEntry[];
+  error?: { code: string; detail: string; errors?: unknown[] };
+}
+
+/** What a sweep job row stores as its `input`. */
+export interface HpoJobInput {
+  request: TrainRequest;
+  dsl: string;
+  engine: 'tfjs' | 'pytorch';
+  dataset: DatasetRef;
+  search: SweepSettings;
+  /** The search space searched (libs/dsl SearchSite[]). */
+  space: unknown[];
+  points: SweepPoint[];
+  warnings: DslErrorEntry[];
 }
 
 /** The `result` of a completed train job. */
 export interface TrainResult {
   experiment_id: string;
-  model_id: string;
+  /** Null for a sweep's trial: the sweep registers its best trial's model when it completes. */
+  model_id: string | null;
   final_metrics: Record<string, number>;
   best_metrics: Record<string, number>;
   test_metrics: Record<string, number> | null;
   artifacts: string[];
-  download_url: string;
+  download_url: string | null;
 }
 
 /** `deploying` until the deploy job finishes; `paused` while scaled to 0 replicas. */
@@ -123,9 +176,12 @@ export interface DeployResult {
 export type JobEvent =
   | { type: 'status'; job_id: string; status: JobStatus; at: string }
   | { type: 'progress'; job_id: string; progress: number; epoch: number; total_epochs: number; batch: number; batches: number; loss: number; at: string }
-  | { type: 'epoch'; job_id: string; progress: number; epoch: number; total_epochs: number; metrics: Record<string, number>; at: string };
+  | { type: 'epoch'; job_id: string; progress: number; epoch: number; total_epochs: number; metrics: Record<string, number>; at: string }
+  /** On a sweep's stream: one of its trials finished (completed, pruned, failed or cancelled). */
+  | { type: 'trial'; job_id: string; trial: Record<string, unknown>; at: string };
 
-export const WEBHOOK_EVENT_NAMES = ['started', 'progress', 'completed', 'failed', 'cancelled'] as const;
+/** `trial_finished`: a sweep's trial ended (sent to the sweep's webhook). */
+export const WEBHOOK_EVENT_NAMES = ['started', 'progress', 'completed', 'failed', 'cancelled', 'trial_finished'] as const;
 export type WebhookEventName = (typeof WEBHOOK_EVENT_NAMES)[number];
 
 /** The seed's webhook body. */

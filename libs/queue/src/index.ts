@@ -18,7 +18,7 @@ export { CompileService, InvalidCompileRequestError, MODEL_ARTIFACTS, modelArtif
 export { CompileCoreModule } from './jobs/compile-core.module';
 export { CompileJobService } from './jobs/compile-job.service';
 export { DslSandbox, type DslSandboxOptions, type SandboxCompileRequest, type SandboxPlanRequest } from './jobs/dsl-sandbox.service';
-export type { SandboxOutput, SandboxPlanOutput } from './jobs/dsl-sandbox.protocol';
+export type { SandboxOutput, SandboxPlanOutput, SandboxSweepOutput } from './jobs/dsl-sandbox.protocol';
 export { JobHandlerRegistry } from './jobs/job-handler.registry';
 export { Reconciler, PENDING_GRACE_MS, RECONCILE_BATCH, type ReconcileReport } from './jobs/reconciler.service';
 export { WorkerRuntime } from './jobs/worker-runtime.service';
@@ -35,3 +35,5 @@ export { TrainJobService, experimentArtifactKey } from './training/train-job.ser
 export { WorkerCapabilities } from './training/worker-capabilities.service';
 export { bestMetrics, historyCsv, metricsOf, isLowerBetter } from './training/experiment-metrics';
 export { DeployJobService, deploymentIdOf, deploymentModelKey, outputKindOf, type DeployJobInput } from './deployments/deploy-job.service';
+export { SweepJobService } from './sweeps/sweep-job.service';
+export { sweepView, rungDecision, rungsFor, type SweepView, type TrialEntry, type SweepCounts } from './sweeps/sweep-state';

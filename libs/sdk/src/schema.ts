@@ -523,6 +523,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/hpo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit a hyperparameter sweep
+         * @description Searches the HPO(...) sites of the DSL model: each trial is a training job of its own (with its experiment, grouped under the sweep by sweep_id) run by whichever worker is free, at most search.parallelism at once; successive halving stops weak trials at their rungs (status pruned). GET /jobs/{job_id} shows the counts, the leaderboard and the best trial; the events stream has a `trial` event per finished trial. When the sweep completes, the best trial’s model is registered under /models/ with the chosen values written into its DSL. DELETE cancels the sweep and its unfinished trials. Requires the `write` scope. Also counts against the tenant's expensive-route budget (`X-RateLimit-*-expensive`).
+         */
+        post: operations["JobsController_hpo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/train": {
         parameters: {
             query?: never;
@@ -559,7 +579,7 @@ export interface paths {
         post?: never;
         /**
          * Cancel a job
-         * @description Answers the job (status cancelled); 409 when it already finished. Requires the `write` scope.
+         * @description Answers the job (status cancelled); 409 when it already finished. Cancelling a sweep cancels its unfinished trials. Requires the `write` scope.
          */
         delete: operations["JobsController_cancel"];
         options?: never;
@@ -813,7 +833,7 @@ export interface components {
             hyperparameters: Record<string, unknown>;
             name: string;
             /** @enum {string} */
-            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
             test_metrics: Record<string, unknown> | null;
         };
         CompileAcceptedDto: {
@@ -1132,6 +1152,24 @@ export interface components {
             /** @example Dropout rate should be between 0 and 1, got 1.5 */
             message: string;
         };
+        EarlyStoppingDto: {
+            /**
+             * @description The first rung: epochs every trial trains before it can be stopped
+             * @default 1
+             */
+            min_epochs: number;
+            /**
+             * @description η: rungs at min_epochs·η^k, and about 1/η of the trials at a rung go on
+             * @default 3
+             */
+            reduction_factor: number;
+            /**
+             * @description successive_halving (asynchronous, ASHA; `asha` is the same) or none
+             * @default successive_halving
+             * @enum {string}
+             */
+            type: "successive_halving" | "asha" | "none";
+        };
         ExperimentDto: {
             artifacts: components["schemas"]["ArtifactDto"][];
             /** @enum {string} */
@@ -1189,7 +1227,7 @@ export interface components {
             job_id: string;
             /**
              * Format: uuid
-             * @description The trained model under /models/, once completed
+             * @description The trained model under /models/, once completed (for a sweep trial: only the best, once the sweep completes)
              */
             model_id: string | null;
             /** @example my_experiment */
@@ -1200,7 +1238,12 @@ export interface components {
             /** Format: date-time */
             started_at: string | null;
             /** @enum {string} */
-            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
+            /**
+             * Format: uuid
+             * @description The sweep (POST /jobs/hpo) this run is a trial of
+             */
+            sweep_id: string | null;
             /** @description On the dataset’s test split, after training */
             test_metrics: Record<string, unknown> | null;
         };
@@ -1258,7 +1301,7 @@ export interface components {
             job_id: string;
             /**
              * Format: uuid
-             * @description The trained model under /models/, once completed
+             * @description The trained model under /models/, once completed (for a sweep trial: only the best, once the sweep completes)
              */
             model_id: string | null;
             /** @example my_experiment */
@@ -1267,7 +1310,12 @@ export interface components {
             /** Format: date-time */
             started_at: string | null;
             /** @enum {string} */
-            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
+            /**
+             * Format: uuid
+             * @description The sweep (POST /jobs/hpo) this run is a trial of
+             */
+            sweep_id: string | null;
             /** @description On the dataset’s test split, after training */
             test_metrics: Record<string, unknown> | null;
         };
@@ -1333,6 +1381,55 @@ export interface components {
              */
             worker: "healthy" | "unhealthy" | "disabled";
         };
+        HpoAcceptedDto: {
+            /** Format: uuid */
+            job_id: string;
+            message: string;
+            /** @description The sites searched: {path, kind, values | low, high, step, default, line, column} */
+            search_space: Record<string, unknown>[];
+            /** @enum {string} */
+            status: "pending";
+            /** @example 6 */
+            total_trials: number;
+            /** @description What the sweep does differently from what was asked (a small space, an unavailable search_method, points that cannot train) */
+            warnings: string[];
+        };
+        HpoRequestDto: {
+            /** @description Insert a Flatten before a Dense/Output that receives an image tensor (default true) */
+            auto_flatten_output?: boolean;
+            /**
+             * @description pytorch trains with PyTorch (when the worker has it); tensorflow and onnx train with the tfjs engine
+             * @example tensorflow
+             * @enum {string}
+             */
+            backend: "tensorflow" | "pytorch" | "onnx";
+            /**
+             * @description A built-in dataset (GET /datasets) or an uploaded dataset’s id or name
+             * @example MNIST
+             */
+            dataset: string;
+            /** @description Model source in the Neural DSL (or give model_id) */
+            dsl_code?: string;
+            /**
+             * @description Groups runs; defaults to the model name
+             * @example my_experiment
+             */
+            experiment_name?: string;
+            /**
+             * Format: uuid
+             * @description Train the DSL of a registered model instead of dsl_code
+             */
+            model_id?: string;
+            search: components["schemas"]["SearchDto"];
+            /**
+             * @description Makes the run reproducible: the same seed, data and backend give the same weights
+             * @example 42
+             */
+            seed?: number;
+            training_config?: components["schemas"]["TrainingConfigDto"];
+            /** @description Receives signed started/progress/completed/failed/cancelled notifications (see GET /jobs/{id}/webhooks) */
+            webhook_url?: string;
+        };
         JobDto: {
             /** Format: date-time */
             completed_at: string | null;
@@ -1353,10 +1450,21 @@ export interface components {
             /** Format: date-time */
             started_at: string | null;
             /** @enum {string} */
-            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
+            /** @description A sweep (type hpo): counts, leaderboard and best trial */
+            sweep: components["schemas"]["SweepViewDto"] | null;
+            /**
+             * Format: uuid
+             * @description A sweep trial: its sweep’s job id
+             */
+            sweep_id: string | null;
             total_epochs: number | null;
+            /** @description A sweep trial: its 0-based place in the sweep */
+            trial_index: number | null;
             /** @enum {string} */
-            type: "compile" | "train" | "deploy";
+            type: "compile" | "train" | "deploy" | "hpo";
+            /** @description The worker that last started the job */
+            worker_id: string | null;
         };
         JobListDto: {
             jobs: components["schemas"]["JobDto"][];
@@ -1421,6 +1529,14 @@ export interface components {
              *     ]
              */
             formats: string[];
+            /**
+             * @description The HPO values the sweep chose (also written into its dsl)
+             * @example {
+             *       "dense_1.units": 128,
+             *       "optimizer.learning_rate": 0.001
+             *     }
+             */
+            hyperparameters: Record<string, unknown> | null;
             /** Format: uuid */
             job_id: string | null;
             /** Format: uuid */
@@ -1430,6 +1546,11 @@ export interface components {
             /** @example 868934 */
             size_bytes: number;
             summary: components["schemas"]["ModelSummaryDto"];
+            /**
+             * Format: uuid
+             * @description The sweep that chose it as its best trial
+             */
+            sweep_id: string | null;
             total_params: number | null;
             /** @description True for a model produced by a training job (it has trained weights) */
             trained: boolean;
@@ -1463,6 +1584,14 @@ export interface components {
              *     ]
              */
             formats: string[];
+            /**
+             * @description The HPO values the sweep chose (also written into its dsl)
+             * @example {
+             *       "dense_1.units": 128,
+             *       "optimizer.learning_rate": 0.001
+             *     }
+             */
+            hyperparameters: Record<string, unknown> | null;
             /** Format: uuid */
             job_id: string | null;
             /** Format: uuid */
@@ -1471,6 +1600,11 @@ export interface components {
             name: string;
             /** @example 868934 */
             size_bytes: number;
+            /**
+             * Format: uuid
+             * @description The sweep that chose it as its best trial
+             */
+            sweep_id: string | null;
             total_params: number | null;
             /** @description True for a model produced by a training job (it has trained weights) */
             trained: boolean;
@@ -1596,6 +1730,78 @@ export interface components {
              */
             replicas?: number;
         };
+        SearchDto: {
+            /**
+             * @description max or min; default min for losses and errors, max otherwise
+             * @enum {string}
+             */
+            direction?: "max" | "min";
+            early_stopping?: components["schemas"]["EarlyStoppingDto"];
+            /**
+             * @description The epoch metric trials are ranked by, at their last epoch. Default val_accuracy for classifiers (accuracy without a validation split), else val_loss (loss).
+             * @example val_accuracy
+             */
+            metric?: string;
+            /**
+             * @description Trials unfinished at once (each runs on whichever worker is free). At most HPO_MAX_PARALLELISM.
+             * @default 4
+             * @example 2
+             */
+            parallelism: number;
+            /**
+             * @description Makes the sampled points reproducible; default the request’s seed, else random
+             * @example 7
+             */
+            seed?: number;
+            /**
+             * @description random or grid; default the DSL’s search_method when it is one of them, else random
+             * @enum {string}
+             */
+            strategy?: "random" | "grid";
+            /**
+             * @description Trials to run (random: default 10; grid: default and at most the whole grid). At most HPO_MAX_TRIALS.
+             * @example 6
+             */
+            trials?: number;
+        };
+        SweepCountsDto: {
+            cancelled: number;
+            completed: number;
+            failed: number;
+            /** @description Not started: waiting for a slot or on the queue */
+            pending: number;
+            pruned: number;
+            running: number;
+            total: number;
+        };
+        SweepViewDto: {
+            /** @description The best completed trial so far */
+            best: components["schemas"]["TrialEntryDto"] | null;
+            counts: components["schemas"]["SweepCountsDto"];
+            /** @enum {string} */
+            direction: "max" | "min";
+            /**
+             * @example {
+             *       "min_epochs": 1,
+             *       "reduction_factor": 3,
+             *       "type": "successive_halving"
+             *     }
+             */
+            early_stopping: Record<string, unknown>;
+            /** @description Completed trials best first, then pruned (most epochs first), running, pending, failed, cancelled */
+            leaderboard: components["schemas"]["TrialEntryDto"][];
+            /** @example val_accuracy */
+            metric: string;
+            /**
+             * Format: uuid
+             * @description The best trial’s model, registered when the sweep completes
+             */
+            model_id: string | null;
+            parallelism: number;
+            search_space: Record<string, unknown>[];
+            /** @enum {string} */
+            strategy: "random" | "grid";
+        };
         TokenResponseDto: {
             /**
              * @description A JWT to send as "Authorization: Bearer <token>"
@@ -1705,6 +1911,35 @@ export interface components {
              */
             validation_split?: number;
         };
+        TrialEntryDto: {
+            /** @description Epochs finished */
+            epochs: number;
+            /** @description {code, detail} */
+            error: Record<string, unknown> | null;
+            /** Format: uuid */
+            experiment_id: string | null;
+            /** Format: uuid */
+            job_id: string;
+            /**
+             * @example {
+             *       "dense_1.units": 128,
+             *       "optimizer.learning_rate": 0.003
+             *     }
+             */
+            params: Record<string, unknown>;
+            /** @description Pruned trials: the epoch after which early stopping ended it */
+            pruned_at_epoch: number | null;
+            /** @enum {string} */
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
+            /**
+             * @description 0-based place of the trial in the sweep
+             * @example 0
+             */
+            trial: number;
+            /** @description The sweep metric at the last finished epoch */
+            value: number | null;
+            worker_id: string | null;
+        };
         WebhookAttemptDto: {
             /** Format: date-time */
             at: string;
@@ -1729,7 +1964,7 @@ export interface components {
              */
             delivery_id: string;
             /** @enum {string} */
-            event: "started" | "progress" | "completed" | "failed" | "cancelled";
+            event: "started" | "progress" | "completed" | "failed" | "cancelled" | "trial_finished";
             last_error: string | null;
             last_status_code: number | null;
             max_attempts: number;
@@ -3840,12 +4075,14 @@ export interface operations {
                 limit?: unknown;
                 /** @description Exact experiment name */
                 name?: string;
-                status?: "pending" | "running" | "completed" | "failed" | "cancelled";
+                status?: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
                 /** @description Same as status (the seed’s name) */
-                status_filter?: "pending" | "running" | "completed" | "failed" | "cancelled";
+                status_filter?: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
                 /** @description created_at (default) or a final metric; experiments without it come last */
                 sort_by?: string;
                 order?: "asc" | "desc";
+                /** @description Only the trials of this sweep (its job id) */
+                sweep_id?: string;
             };
             header?: never;
             path?: never;
@@ -4164,6 +4401,8 @@ export interface operations {
                 compare_with?: string[];
                 /** @description Experiment ids to compare with, comma-separated */
                 ids?: string;
+                /** @description Compare with every trial of this sweep (its job id) */
+                sweep_id?: string;
             };
             header?: never;
             path: {
@@ -4366,8 +4605,10 @@ export interface operations {
             query?: {
                 skip?: unknown;
                 limit?: unknown;
-                status?: "pending" | "running" | "completed" | "failed" | "cancelled";
-                type?: "compile" | "train" | "deploy";
+                status?: "pending" | "running" | "completed" | "failed" | "cancelled" | "pruned";
+                type?: "compile" | "train" | "deploy" | "hpo";
+                /** @description Only the trials of this sweep */
+                sweep_id?: string;
             };
             header?: never;
             path?: never;
@@ -4425,6 +4666,130 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: only an error id is shown (code internal_error) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    JobsController_hpo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of your choice (unique per tenant, e.g. a UUID) naming this request: a retry with the same key and body answers the first success again (same status and body, `Idempotent-Replayed: true`) for IDEMPOTENCY_TTL_HOURS instead of creating a second one. The same key with a different body or route is a 422 (code idempotency_key_reused); while the first request runs, a 409 (code idempotency_key_in_use). Failed requests are not remembered. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HpoRequestDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Limit-expensive": components["headers"]["X-RateLimit-Limit-expensive"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Remaining-expensive": components["headers"]["X-RateLimit-Remaining-expensive"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-RateLimit-Reset-expensive": components["headers"]["X-RateLimit-Reset-expensive"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HpoAcceptedDto"];
+                };
+            };
+            /** @description Malformed JSON body (code malformed_json) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials (code unauthorized) */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the "write" scope this operation needs (code insufficient_scope) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running (code idempotency_key_in_use; Retry-After) */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds the size limit (code payload_too_large) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No HPO(...) site to search, a grid over continuous ranges, a metric the trials do not report, a limit exceeded, or whatever POST /jobs/train refuses */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request budget (per key) or the expensive budget (per tenant) is used up (code rate_limited; the detail says which, the -expensive headers describe the latter) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Retry-After-expensive": components["headers"]["Retry-After-expensive"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Limit-expensive": components["headers"]["X-RateLimit-Limit-expensive"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Remaining-expensive": components["headers"]["X-RateLimit-Remaining-expensive"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-RateLimit-Reset-expensive": components["headers"]["X-RateLimit-Reset-expensive"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

@@ -31,7 +31,7 @@ export interface FuzzOptions {
 /** Fields whose value names a resource or a tenant: a foreign id there must never succeed. */
 const REFERENCE_FIELD = /(^|_)(id|ids)$|^compare_with$/;
 /** `dataset` names an uploaded dataset only when training (compile takes it as a label for the generated script). */
-const referenceField = (routeId: string, key: string) => REFERENCE_FIELD.test(key) || (key === 'dataset' && routeId === 'POST /jobs/train');
+const referenceField = (routeId: string, key: string) => REFERENCE_FIELD.test(key) || (key === 'dataset' && (routeId === 'POST /jobs/train' || routeId === 'POST /jobs/hpo'));
 /** Where an administrator legitimately names other tenants (keys, the audit log, deployment ids in the metrics). */
 const ADMIN_CROSS_TENANT = new Set(['DELETE /auth/keys/{key_id}', 'POST /auth/keys', 'GET /auth/keys', 'GET /audit', 'GET /metrics']);
 
@@ -173,7 +173,7 @@ export async function fuzzAttacks(fx: Fixture, ledger: Ledger, opts: FuzzOptions
     if (!req || !req.contentType.startsWith('application/json')) return undefined;
     const text = req.body.toString('utf8');
     const body = JSON.parse(principal.tenantId === B.tenantId ? text : text.split(B.marker).join('fuzzadmin')) as Json;
-    if (route.id === 'POST /jobs/train') body.training_config = { epochs: 1, train_samples: 20 };
+    if (route.id === 'POST /jobs/train' || route.id === 'POST /jobs/hpo') body.training_config = { epochs: 1, train_samples: 20 };
     if (route.id === 'POST /deployments/{deployment_id}/predict') body.instances = [IRIS_SAMPLE];
     return body;
   };

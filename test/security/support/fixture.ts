@@ -354,6 +354,15 @@ export async function startFixture(): Promise<Fixture> {
           return json({ replicas: 1 });
         case 'POST /jobs/train':
           return json({ dsl_code: w.dsl, backend: 'tensorflow', dataset: 'Iris', training_config: { epochs: 1 } });
+        case 'POST /jobs/hpo':
+          return json({
+            dsl_code: w.dsl.replace('Dense(units=8, activation="relu")', 'Dense(HPO(choice(4, 8)), activation="relu")'),
+            backend: 'tensorflow',
+            dataset: 'Iris',
+            training_config: { epochs: 1, train_samples: 20 },
+            search: { trials: 2, parallelism: 1 },
+            webhook_url: `${receiver.url}/${w.label}/probe`,
+          });
         default:
           if (route.bodySchema) return json(exampleOf(route.bodySchema));
           if (route.bodyTypes.some((t) => t.startsWith('multipart/'))) return multipart({ name: 'probe' }, { filename: 'probe.bin', content: 'x' });

@@ -27,6 +27,7 @@ export class ExperimentsService {
       limit: q.limit,
       name: q.name,
       status: q.status ?? q.status_filter,
+      sweepId: q.sweep_id,
       sortBy: q.sort_by,
       order: q.order,
     });
@@ -65,8 +66,10 @@ export class ExperimentsService {
   }
 
   async compare(tenantId: string, id: string, q: CompareQueryDto): Promise<CompareDto> {
-    const others = [...new Set([...(q.compare_with ?? []), ...(q.ids ?? [])].map((x) => x.toLowerCase()))].filter((x) => x !== id);
-    if (!others.length) throw DomainError.validation([{ field: 'compare_with', message: 'give at least one other experiment id (compare_with=<id>, repeatable, or ids=<id>,<id>)' }]);
+    const trials = q.sweep_id ? (await this.experiments.listBySweep(q.sweep_id)).filter((e) => e.tenantId === tenantId).map((e) => e.id) : [];
+    if (q.sweep_id && !trials.length) throw DomainError.notFound('sweep', q.sweep_id);
+    const others = [...new Set([...(q.compare_with ?? []), ...(q.ids ?? []), ...trials].map((x) => x.toLowerCase()))].filter((x) => x !== id);
+    if (!others.length) throw DomainError.validation([{ field: 'compare_with', message: 'give at least one other experiment id (compare_with=<id>, repeatable, ids=<id>,<id>, or sweep_id=<sweep job id>)' }]);
     if (others.length + 1 > this.config.experiments.compareMax) {
       throw DomainError.validation([{ field: 'compare_with', message: `at most ${this.config.experiments.compareMax} experiments can be compared at once (COMPARE_MAX_EXPERIMENTS)` }]);
     }
@@ -120,6 +123,7 @@ function listItem(e: ExperimentEntity): ExperimentListItemDto {
     name: e.name,
     job_id: e.jobId,
     model_id: e.modelId,
+    sweep_id: e.sweepId ?? null,
     status: e.status,
     backend: e.backend,
     engine: e.engine,

@@ -8,8 +8,10 @@ import { ExpensiveRoute } from '../common/rate-limit.decorator';
 import { IdPipe } from '../common/id.pipe';
 import { Idempotent } from '../common/idempotency/idempotent.decorator';
 import { JobDto, JobListDto, JobListQueryDto, WebhookDeliveryListDto } from './dto/job.dto';
+import { HpoAcceptedDto, HpoRequestDto } from './dto/hpo-request.dto';
 import { TrainAcceptedDto, TrainRequestDto } from './dto/train-request.dto';
 import { JobsService } from './jobs.service';
+import { SweepService } from './sweep.service';
 import { TrainService } from './train.service';
 
 @ApiTags('jobs')
@@ -18,6 +20,7 @@ export class JobsController {
   constructor(
     private readonly jobs: JobsService,
     private readonly training: TrainService,
+    private readonly sweeps: SweepService,
   ) {}
 
   @Post('train')
@@ -35,6 +38,24 @@ export class JobsController {
   @Idempotent()
   train(@CurrentTenant() tenant: TenantContext, @Body() body: TrainRequestDto): Promise<TrainAcceptedDto> {
     return this.training.submit(tenant.tenantId, body);
+  }
+
+  @Post('hpo')
+  @ExpensiveRoute()
+  @RequiresScope('write')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Submit a hyperparameter sweep',
+    description:
+      'Searches the HPO(...) sites of the DSL model: each trial is a training job of its own (with its experiment, grouped under the sweep by sweep_id) run by whichever worker is free, at most search.parallelism at once; ' +
+      'successive halving stops weak trials at their rungs (status pruned). GET /jobs/{job_id} shows the counts, the leaderboard and the best trial; the events stream has a `trial` event per finished trial. ' +
+      'When the sweep completes, the best trial’s model is registered under /models/ with the chosen values written into its DSL. DELETE cancels the sweep and its unfinished trials.',
+  })
+  @ApiAcceptedResponse({ type: HpoAcceptedDto })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'No HPO(...) site to search, a grid over continuous ranges, a metric the trials do not report, a limit exceeded, or whatever POST /jobs/train refuses' })
+  @Idempotent()
+  hpo(@CurrentTenant() tenant: TenantContext, @Body() body: HpoRequestDto): Promise<HpoAcceptedDto> {
+    return this.sweeps.submit(tenant.tenantId, body);
   }
 
   @Get()
@@ -58,7 +79,7 @@ export class JobsController {
   @RequiresScope('write')
   @Audited('job.cancelled', 'job', 'job_id')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Cancel a job', description: 'Answers the job (status cancelled); 409 when it already finished.' })
+  @ApiOperation({ summary: 'Cancel a job', description: 'Answers the job (status cancelled); 409 when it already finished. Cancelling a sweep cancels its unfinished trials.' })
   @ApiAcceptedResponse({ type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto })
   @ApiConflictResponse({ type: ProblemDto })

@@ -1,6 +1,6 @@
 import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
 import { DeploymentsRepository, ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
-import { deploymentIdOf, JobEventBus, WebhookNotifier } from '@app/queue';
+import { deploymentIdOf, JobEventBus, sweepView, WebhookNotifier } from '@app/queue';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
@@ -31,12 +31,19 @@ export class JobsService implements OnModuleDestroy {
   ) {}
 
   async list(tenantId: string, q: JobListQueryDto): Promise<JobListDto> {
-    const page = await this.jobs.list(tenantId, { skip: q.skip, limit: q.limit, status: q.status, type: q.type });
-    return { jobs: page.items.map(toJobView), total: page.total, skip: q.skip, limit: q.limit };
+    const page = await this.jobs.list(tenantId, { skip: q.skip, limit: q.limit, status: q.status, type: q.type, sweepId: q.sweep_id });
+    return { jobs: page.items.map((j) => toJobView(j)), total: page.total, skip: q.skip, limit: q.limit };
   }
 
   async get(tenantId: string, id: string): Promise<JobView> {
-    return toJobView(await this.find(tenantId, id));
+    return this.view(await this.find(tenantId, id));
+  }
+
+  /** The job as shown; a sweep's leaderboard is read live from its trials. */
+  private async view(job: JobEntity): Promise<JobView> {
+    if (job.type !== 'hpo') return toJobView(job);
+    const [trials, experiments] = await Promise.all([this.jobs.listTrials(job.id), this.experiments.listBySweep(job.id)]);
+    return toJobView(job, sweepView(job, trials, experiments));
   }
 
   /**
@@ -50,6 +57,7 @@ export class JobsService implements OnModuleDestroy {
       throw DomainError.conflict(`Job ${id} already finished with status ${now.status}; only pending or running jobs can be cancelled.`);
     }
     await this.bus.publishStatus(id, 'cancelled');
+    if (job.type === 'hpo') await this.cancelTrials(tenantId, id);
     const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
     if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
     const deploymentId = deploymentIdOf(job);
@@ -57,6 +65,15 @@ export class JobsService implements OnModuleDestroy {
     if (deploymentId) await this.deployments.markFailed(deploymentId, { code: 'cancelled', detail: `its deploy job ${id} was cancelled` });
     await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });
     return this.get(tenantId, id);
+  }
+
+  /** A sweep was cancelled: so is each of its trials that has not finished (the running ones stop within a batch). */
+  private async cancelTrials(tenantId: string, sweepId: string): Promise<void> {
+    for (const t of await this.jobs.listTrials(sweepId)) {
+      if (FINISHED_STATUSES.includes(t.status) || !(await this.jobs.markCancelled(tenantId, t.id))) continue;
+      await this.bus.publishStatus(t.id, 'cancelled');
+      if (t.experimentId) await this.experiments.update(t.experimentId, { status: 'cancelled', completedAt: new Date() });
+    }
   }
 
   /** Every delivery of the job's webhook, with each attempt. */
@@ -97,7 +114,7 @@ export class JobsService implements OnModuleDestroy {
           if (closed) return;
           const job = await this.jobs.findForTenant(tenantId, id);
           if (!job) return finish();
-          const view = toJobView(job);
+          const view = await this.view(job);
           const text = JSON.stringify(view);
           if (text !== last) {
             last = text;

@@ -91,7 +91,7 @@ export class TrainService {
   }
 
   /** The DSL to train: the request's, or a registered model's. */
-  private async source(tenantId: string, body: TrainRequestDto): Promise<string> {
+  async source(tenantId: string, body: TrainRequestDto): Promise<string> {
     if (body.dsl_code !== undefined && body.model_id !== undefined) throw DomainError.validation([{ field: 'model_id', message: 'give either dsl_code or model_id, not both' }]);
     if (body.model_id !== undefined) {
       const model = await this.models.findForTenant(tenantId, body.model_id);
@@ -103,7 +103,7 @@ export class TrainService {
   }
 
   /** 422 when PyTorch is known to be missing: locally in embedded mode, on every live worker in distributed mode. */
-  private async assertPytorch(): Promise<void> {
+  async assertPytorch(): Promise<void> {
     let available: boolean;
     if (this.config.mode === 'embedded') {
       available = (await findPython(this.config.training.pythonBin)) !== null;

@@ -73,6 +73,8 @@ function listItem(m: ModelEntity): ModelListItemDto {
     job_id: m.jobId ?? null,
     trained: m.experimentId !== null && m.experimentId !== undefined,
     experiment_id: m.experimentId ?? null,
+    sweep_id: m.sweepId ?? null,
+    hyperparameters: m.hyperparameters ?? null,
     formats: formatsOf(m),
     created_at: new Date(m.createdAt).toISOString(),
     download_url: `/models/${m.id}/download`,

@@ -2,7 +2,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { startThread } from '@app/config/sources';
 import type { Worker } from 'worker_threads';
 import { CompileResourceError, CompileTimeoutError, DatasetMismatchError, DslCompileError, TrainingConfigRejectedError } from './compile.errors';
-import type { SandboxCompileMessage, SandboxOutput, SandboxPlanMessage, SandboxPlanOutput, SandboxReply, SandboxRequest } from './dsl-sandbox.protocol';
+import type { SandboxCompileMessage, SandboxOutput, SandboxPlanMessage, SandboxPlanOutput, SandboxReply, SandboxRequest, SandboxSweepMessage, SandboxSweepOutput } from './dsl-sandbox.protocol';
 
 export interface DslSandboxOptions {
   /** Compile threads kept at most (each runs one compile at a time); further compiles wait their turn. */
@@ -15,10 +15,11 @@ export interface DslSandboxOptions {
 
 export type SandboxCompileRequest = Omit<SandboxCompileMessage, 'id' | 'op'>;
 export type SandboxPlanRequest = Omit<SandboxPlanMessage, 'id' | 'op'>;
+export type SandboxSweepRequest = Omit<SandboxSweepMessage, 'id' | 'op'>;
 
 interface Task {
   request: SandboxRequest;
-  resolve: (output: SandboxOutput | SandboxPlanOutput) => void;
+  resolve: (output: SandboxOutput | SandboxPlanOutput | SandboxSweepOutput) => void;
   reject: (err: Error) => void;
 }
 
@@ -61,7 +62,15 @@ export class DslSandbox implements OnApplicationShutdown {
     return this.submit({ ...request, op: 'plan', id: this.nextId++ }) as Promise<SandboxPlanOutput>;
   }
 
-  private submit(request: SandboxRequest): Promise<SandboxOutput | SandboxPlanOutput> {
+  /**
+   * A sweep's search space and points, each planned as plan() would (a point that cannot train carries its reason).
+   * Rejects as plan() does for errors of the model itself.
+   */
+  sweep(request: SandboxSweepRequest): Promise<SandboxSweepOutput> {
+    return this.submit({ ...request, op: 'sweep', id: this.nextId++ }) as Promise<SandboxSweepOutput>;
+  }
+
+  private submit(request: SandboxRequest): Promise<SandboxOutput | SandboxPlanOutput | SandboxSweepOutput> {
     if (this.closed) return Promise.reject(new Error('the DSL sandbox is shut down'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });

@@ -98,7 +98,8 @@ export class Reconciler {
       if (job.status === 'pending') {
         await this.driver.enqueue(queue, payload);
         report.reenqueued.push(job.id);
-      } else if (job.attempts < maxAttempts) {
+      } else if (job.attempts < maxAttempts || job.type === 'hpo') {
+        // A sweep's coordinator keeps no state of its own: taking it over costs nothing, so a sweep is never given up.
         if (await this.jobs.requeue(job.id)) {
           await this.driver.enqueue(queue, payload);
           report.requeued.push(job.id);

@@ -21,7 +21,10 @@ import { JobHandlerRegistry } from '../jobs/job-handler.registry';
 import { QueueMetrics } from '../metrics/queue-metrics';
 import { QueueDriver } from '../queue.driver';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
-import { bestMetrics, historyCsv, metricsOf, tfjsZip } from './experiment-metrics';
+import { bestMetrics, historyCsv, metricsOf } from './experiment-metrics';
+import { rungDecision } from '../sweeps/sweep-state';
+import { WorkerCapabilities } from './worker-capabilities.service';
+import { registerTrainedModel } from './model-registration';
 
 /** A running job's progress is written at most this often (epochs always); it is also the reconciler's sign of life. */
 const PROGRESS_WRITE_MS = 1000;
@@ -32,7 +35,7 @@ const CANCEL_POLL_MS = 2000;
 /** The training log kept per experiment is cut at this size. */
 const MAX_LOG_BYTES = 1024 * 1024;
 
-type StopReason = 'cancelled' | 'timeout' | 'shutdown';
+type StopReason = 'cancelled' | 'timeout' | 'shutdown' | 'pruned';
 
 /** Files of an experiment: name → content type. */
 const CONTENT_TYPES: Record<string, string> = {
@@ -76,6 +79,7 @@ export class TrainJobService implements OnModuleInit {
     private readonly queue: QueueDriver,
     private readonly registry: JobHandlerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly capabilities: WorkerCapabilities,
     @Optional() private readonly metrics?: QueueMetrics,
   ) {}
 
@@ -91,7 +95,7 @@ export class TrainJobService implements OnModuleInit {
 
   /** Runs one train job to its end (or hands it back when the worker stops). Throws only when the database is unreachable. */
   async run({ jobId, tenantId }: JobPayload): Promise<void> {
-    if (!(await this.jobs.markRunning(jobId))) return;
+    if (!(await this.jobs.markRunning(jobId, this.capabilities.info().workerId))) return;
     const job = await this.jobs.findForTenant(tenantId, jobId);
     const experiment = job && (await this.experiments.findByJob(jobId));
     if (!job || !experiment || experiment.tenantId !== tenantId) {
@@ -157,6 +161,8 @@ class TrainingRun {
   private lastWrite = 0;
   private logBytes = 0;
   private readonly logLines: string[] = [];
+  /** Why the sweep's early stopping ends this trial, once it does. */
+  private pruning: { epoch: number; reason: string } | null = null;
 
   constructor(
     private readonly c: RunContext,
@@ -200,6 +206,7 @@ class TrainingRun {
       await this.finish(result);
     } catch (err) {
       if (this.controller.signal.aborted && this.controller.signal.reason === 'shutdown') await this.handBack();
+      else if (this.controller.signal.aborted && this.controller.signal.reason === 'pruned') await this.pruned();
       else await this.fail(this.failureOf(err));
     } finally {
       clearInterval(heartbeat);
@@ -247,6 +254,7 @@ class TrainingRun {
       seed: request.seed,
       resume,
       python,
+      hpo: this.input.hpo,
     };
   }
 
@@ -282,6 +290,33 @@ class TrainingRun {
     await this.c.jobs.markProgress(this.job.id, { progress: this.progress, currentEpoch: row.epoch, metrics });
     await this.publish({ type: 'epoch', job_id: this.job.id, progress: this.progress, epoch: row.epoch, total_epochs: this.epochs, metrics, at: new Date().toISOString() });
     await notifier.notify(this.job, 'progress', { experiment_id: this.experiment.id, epoch: row.epoch, total_epochs: this.epochs, progress: this.progress, metrics });
+    await this.judgeRung(row);
+  }
+
+  /**
+   * A sweep's trial at one of its rungs: compared with every trial of the sweep that got there (their histories), it
+   * stops here unless it is among the best (successive halving). The last epoch is no rung: a trial that got there ends.
+   */
+  private async judgeRung(row: EpochRow): Promise<void> {
+    const trial = this.input.trial;
+    if (!trial?.pruning || !trial.pruning.rungs.includes(row.epoch) || row.epoch >= this.epochs || this.pruning) return;
+    const value = row[trial.metric];
+    if (typeof value !== 'number' || !Number.isFinite(value)) return;
+    const siblings = await this.c.experiments.listBySweep(trial.sweep_id);
+    const atRung: number[] = [value];
+    for (const e of siblings) {
+      if (e.id === this.experiment.id) continue;
+      const v = (e.history as EpochRow[]).find((r) => r.epoch === row.epoch)?.[trial.metric];
+      if (typeof v === 'number' && Number.isFinite(v)) atRung.push(v);
+    }
+    const d = rungDecision(value, atRung, trial.pruning.reduction_factor, trial.direction);
+    if (d.promote) {
+      this.note(`rung at epoch ${row.epoch}: ${trial.metric}=${round(value)} ranks ${d.rank} of ${atRung.length}; the best ${d.keep} go on`);
+      return;
+    }
+    const reason = `${trial.metric}=${round(value)} after epoch ${row.epoch} ranked ${d.rank} of the ${atRung.length} trials that reached it; only the best ${d.keep} go on (successive halving, reduction factor ${trial.pruning.reduction_factor})`;
+    this.pruning = { epoch: row.epoch, reason };
+    this.controller.abort('pruned' satisfies StopReason);
   }
 
   private async finish(result: TaskResult): Promise<void> {
@@ -290,6 +325,7 @@ class TrainingRun {
     if (result.status === 'cancelled') {
       const reason = this.controller.signal.reason as StopReason | undefined;
       if (reason === 'shutdown') return this.handBack();
+      if (reason === 'pruned') return this.pruned();
       if (reason === 'timeout') {
         return this.fail({ code: 'training_timeout', detail: `training took longer than ${this.c.config.training.timeoutSeconds} s (TRAINING_TIMEOUT_SECONDS) and was stopped` });
       }
@@ -313,7 +349,8 @@ class TrainingRun {
       ['metrics.csv', historyCsv(this.history)],
     ];
     const artifacts = await this.storeArtifacts(files);
-    const modelId = await this.registerModel(a);
+    // A sweep registers only its best trial's model, from these artifacts, when it completes.
+    const modelId = this.input.trial ? null : await this.registerModel(a);
     const finalMetrics = metricsOf(this.history[this.history.length - 1]);
     const best = bestMetrics(this.history);
     const trainResult: TrainResult = {
@@ -323,11 +360,11 @@ class TrainingRun {
       best_metrics: best,
       test_metrics: result.test,
       artifacts: artifacts.map((x) => x.name),
-      download_url: `/models/${modelId}/download`,
+      download_url: modelId ? `/models/${modelId}/download` : null,
     };
     if (!(await jobs.markCompleted(this.job.id, { result: trainResult, modelId }))) {
       // Cancelled while the artifacts were being written: the job says it produced nothing, so it does not.
-      await this.discardModel(modelId);
+      if (modelId) await this.discardModel(modelId);
       return this.cancelled();
     }
     await experiments.update(this.experiment.id, {
@@ -345,6 +382,31 @@ class TrainingRun {
     await this.dropCheckpoint();
     await this.c.bus.publishStatus(this.job.id, 'completed');
     await notifier.notify(this.job, 'completed', { experiment_id: this.experiment.id, model_id: modelId, final_metrics: finalMetrics, test_metrics: result.test });
+  }
+
+  /** The sweep's early stopping ended the trial: like a cancel, it keeps what was learned, and says why it stopped. */
+  private async pruned(): Promise<void> {
+    const p = this.pruning!;
+    this.note(`pruned: ${p.reason}`);
+    const done = this.history.filter((r) => r.epoch <= p.epoch);
+    this.history = done;
+    const finalMetrics = done.length ? metricsOf(done[done.length - 1]) : null;
+    const result = { experiment_id: this.experiment.id, pruned_at_epoch: p.epoch, reason: p.reason, final_metrics: finalMetrics, best_metrics: done.length ? bestMetrics(done) : null };
+    if (!(await this.c.jobs.markPruned(this.job.id, result))) return this.cancelled();
+    if (!(await this.c.experiments.findForTenant(this.job.tenantId, this.experiment.id))) return this.discardAll();
+    const artifacts = await this.storeArtifacts([['metrics.csv', historyCsv(done)]]);
+    await this.c.experiments.update(this.experiment.id, {
+      status: 'pruned',
+      history: done,
+      finalMetrics,
+      bestMetrics: result.best_metrics,
+      artifacts,
+      checkpointKey: null,
+      checkpointEpoch: null,
+      completedAt: new Date(),
+    });
+    await this.dropCheckpoint();
+    await this.c.bus.publishStatus(this.job.id, 'pruned');
   }
 
   /** The user cancelled: keep what was learned (history, metrics, log), drop the checkpoint. */
@@ -413,51 +475,18 @@ class TrainingRun {
   }
 
   /** Registers the trained model under /models/ with its own copies of every downloadable form. */
-  private async registerModel(a: NonNullable<TaskResult['artifacts']>): Promise<string> {
-    const { models, modelStore } = this.c;
-    const modelId = randomUUID();
+  private registerModel(a: NonNullable<TaskResult['artifacts']>): Promise<string> {
     const summary = this.input.summary as { name?: string };
-    const name = (summary?.name ?? this.experiment.name).slice(0, 200);
-    const stem = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 100) || 'model';
-    const forms: Array<[string, string, Uint8Array | string | null, string, string]> = [
-      ['onnx', 'model.onnx', a.onnx, 'application/octet-stream', `${stem}.onnx`],
-      ['tfjs', 'model.tfjs.zip', tfjsZip(a.modelJson, a.weightsBin), 'application/zip', `${stem}.tfjs.zip`],
-      ['tensorflow', 'model_tensorflow.py', a.tensorflowCode, 'text/x-python', `${stem}_tensorflow.py`],
-      ['pytorch', 'model_pytorch.py', a.pytorchCode, 'text/x-python', `${stem}_pytorch.py`],
-      ['pytorch_weights', 'weights.pt', a.stateDict, 'application/octet-stream', `${stem}.pt`],
-    ];
-    const formats: Record<string, ModelFormat> = {};
-    try {
-      for (const [format, file, content, contentType, filename] of forms) {
-        if (content === null) continue;
-        const key = `${this.job.tenantId}/${modelId}/${file}`;
-        const data = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-        const { size } = await modelStore.put(key, data);
-        formats[format] = { key, contentType, filename, sizeBytes: size };
-      }
-      const backend = this.input.request.backend as ModelBackend;
-      const primary = formats[backend] ?? formats.onnx;
-      await models.create({
-        id: modelId,
-        tenantId: this.job.tenantId,
-        name,
-        backend,
-        dsl: this.input.dsl,
-        summary: this.input.summary,
-        warnings: this.input.warnings,
-        artifactKey: primary.key,
-        sizeBytes: primary.sizeBytes,
-        contentType: primary.contentType,
-        filename: primary.filename,
-        jobId: this.job.id,
-        experimentId: this.experiment.id,
-        formats,
-      });
-    } catch (err) {
-      await Promise.all(Object.values(formats).map((f) => modelStore.delete(f.key).catch(() => undefined)));
-      throw err;
-    }
-    return modelId;
+    return registerTrainedModel(this.c.models, this.c.modelStore, {
+      tenantId: this.job.tenantId,
+      name: summary?.name ?? this.experiment.name,
+      backend: this.input.request.backend as ModelBackend,
+      dsl: this.input.dsl,
+      summary: this.input.summary,
+      warnings: this.input.warnings,
+      jobId: this.job.id,
+      experimentId: this.experiment.id,
+    }, a);
   }
 
   private async discardModel(modelId: string): Promise<void> {

@@ -3,6 +3,7 @@ import { TrainingSandbox } from '@app/training';
 import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { JobRegistryModule } from '../jobs/job-registry.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { SweepJobService } from '../sweeps/sweep-job.service';
 import { TrainJobService } from './train-job.service';
 import { WorkerCapabilities } from './worker-capabilities.service';
 
@@ -14,7 +15,7 @@ class SandboxCloser implements OnApplicationShutdown {
   }
 }
 
-/** Train jobs and the processes they run in. Needs the persistence, storage and queue modules in the app. */
+/** Train jobs, the processes they run in, and the sweeps that launch them. Needs the persistence, storage and queue modules in the app. */
 @Module({
   imports: [JobRegistryModule, WebhooksModule],
   providers: [
@@ -26,6 +27,7 @@ class SandboxCloser implements OnApplicationShutdown {
     },
     { provide: SandboxCloser, inject: [TrainingSandbox], useFactory: (sandbox: TrainingSandbox) => new SandboxCloser(sandbox) },
     TrainJobService,
+    SweepJobService,
     WorkerCapabilities,
   ],
   exports: [TrainingSandbox, TrainJobService, WorkerCapabilities],

@@ -2,6 +2,7 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import { findPython, TrainingFailedError, TrainingSandbox } from '@app/training';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'crypto';
+import { hostname } from 'os';
 import type { WorkerInfo } from '../worker-heartbeat.service';
 
 /**
@@ -11,7 +12,8 @@ import type { WorkerInfo } from '../worker-heartbeat.service';
 @Injectable()
 export class WorkerCapabilities implements OnApplicationBootstrap {
   private readonly logger = new Logger(WorkerCapabilities.name);
-  private readonly workerId = randomUUID();
+  /** Readable in job rows and leaderboards (host and pid), unique across restarts (the suffix). */
+  private readonly workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private pytorch: string | null = null;
   /** Settles once the training backend and PyTorch have both been looked for. */
   ready: Promise<void> = Promise.resolve();

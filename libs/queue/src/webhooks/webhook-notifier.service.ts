@@ -15,6 +15,8 @@ const STATUS_OF: Record<WebhookEventName, JobStatus> = {
   completed: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',
+  // A sweep's trial ended; the sweep goes on.
+  trial_finished: 'running',
 };
 
 /**

@@ -7,8 +7,10 @@ export type TaskDataset = { kind: 'builtin'; name: string; fashionMnistDir: stri
 export interface TrainTask {
   jobId: string;
   engine: TrainingEngine;
-  /** DSL source; the process parses it, takes HPO defaults, applies `trainingConfig` and plans, as the gateway did. */
+  /** DSL source; the process parses it, takes the `hpo` values (defaults for the rest), applies `trainingConfig` and plans, as the gateway did. */
   dsl: string;
+  /** Values of the model's HPO(...) sites, keyed by path: a sweep trial's point. */
+  hpo?: Record<string, unknown>;
   autoFlatten?: boolean;
   trainingConfig: TrainingConfigInput;
   limits: { maxEpochs: number; maxBatchSize: number };

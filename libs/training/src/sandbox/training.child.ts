@@ -2,7 +2,7 @@
  * A training process (see TrainingSandbox): loads tfjs once, then trains one task per `train` message, reporting
  * progress, epoch rows with checkpoints and the result over IPC. It exits when the worker goes away.
  */
-import { buildTfjsModel, DslError, emitOnnx, emitPytorch, emitTensorflow, setTfjsWeights, weightsFromTfjs, type CheckedModel } from '@app/dsl';
+import { buildTfjsModel, DslError, type HpoAssignment, emitOnnx, emitPytorch, emitTensorflow, setTfjsWeights, weightsFromTfjs, type CheckedModel } from '@app/dsl';
 import { loadTfjs, prepareTraining, runTraining, saveTfjsModel, splitData, TrainingConfigError, type LoadedTfjs } from '@app/dsl/train';
 import type { BatchProgress, EpochRow, TensorData, TrainingPlan } from '@app/dsl/train/types';
 import { checkSampleFit, loadBuiltinDataset, loadIngestedDataset, type LoadedDataset } from '@app/datasets';
@@ -55,7 +55,7 @@ async function train(task: TrainTask): Promise<void> {
 
 async function runTask(task: TrainTask, signal: AbortSignal): Promise<TaskResult> {
   const log = (line: string) => send({ type: 'log', jobId: task.jobId, line });
-  const { checked, plan } = prepareTraining(task.dsl, task.trainingConfig, task.engine, { autoFlatten: task.autoFlatten, limits: task.limits });
+  const { checked, plan } = prepareTraining(task.dsl, task.trainingConfig, task.engine, { autoFlatten: task.autoFlatten, limits: task.limits, hpo: task.hpo as HpoAssignment | undefined });
   const dataset = await loadDataset(task);
   const data = fitToModel(dataset, plan);
   const warnings = [...plan.warnings];

@@ -15,7 +15,8 @@ export class ExperimentListItemDto {
   @ApiProperty({ format: 'uuid' }) experiment_id!: string;
   @ApiProperty({ example: 'my_experiment' }) name!: string;
   @ApiProperty({ format: 'uuid' }) job_id!: string;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The trained model under /models/, once completed' }) model_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The trained model under /models/, once completed (for a sweep trial: only the best, once the sweep completes)' }) model_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The sweep (POST /jobs/hpo) this run is a trial of' }) sweep_id!: string | null;
   @ApiProperty({ enum: JOB_STATUSES }) status!: JobStatus;
   @ApiProperty({ enum: BACKENDS }) backend!: ModelBackend;
   @ApiProperty({ enum: ['tfjs', 'pytorch'], description: 'Who trained the weights' }) engine!: string;
@@ -59,6 +60,7 @@ export class ExperimentListQueryDto extends PaginationQueryDto {
   @Matches(METRIC, { message: 'sort_by must be created_at or a metric name such as val_accuracy' })
   sort_by?: string;
   @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' }) @IsOptional() @IsIn(['asc', 'desc']) order?: 'asc' | 'desc';
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only the trials of this sweep (its job id)' }) @IsOptional() @IsUUID() sweep_id?: string;
 }
 
 const ids = ({ value }: { value: unknown }) => (value === undefined ? undefined : (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean));
@@ -79,6 +81,11 @@ export class CompareQueryDto {
   @ArrayMaxSize(100)
   @IsUUID('all', { each: true, message: 'each of ids must be an experiment id' })
   ids?: string[];
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Compare with every trial of this sweep (its job id)' })
+  @IsOptional()
+  @IsUUID()
+  sweep_id?: string;
 }
 
 export class ComparedExperimentDto {

@@ -1,8 +1,44 @@
-import { JOB_STATUSES, JOB_TYPES, type JobStatus, type JobType } from '@app/contracts';
+import { JOB_STATUSES, JOB_TYPES, WEBHOOK_EVENT_NAMES, type JobStatus, type JobType } from '@app/contracts';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { PaginationQueryDto } from '../../common/dto/pagination.dto';
 import type { JobView } from '../job.view';
+
+export class TrialEntryDto {
+  @ApiProperty({ example: 0, description: '0-based place of the trial in the sweep' }) trial!: number;
+  @ApiProperty({ format: 'uuid' }) job_id!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) experiment_id!: string | null;
+  @ApiProperty({ enum: JOB_STATUSES }) status!: JobStatus;
+  @ApiProperty({ type: Object, example: { 'dense_1.units': 128, 'optimizer.learning_rate': 0.003 } }) params!: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: Number, description: 'The sweep metric at the last finished epoch' }) value!: number | null;
+  @ApiProperty({ description: 'Epochs finished' }) epochs!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Pruned trials: the epoch after which early stopping ended it' }) pruned_at_epoch!: number | null;
+  @ApiProperty({ nullable: true, type: String }) worker_id!: string | null;
+  @ApiProperty({ nullable: true, type: Object, description: '{code, detail}' }) error!: { code: string; detail: string } | null;
+}
+
+export class SweepCountsDto {
+  @ApiProperty() total!: number;
+  @ApiProperty({ description: 'Not started: waiting for a slot or on the queue' }) pending!: number;
+  @ApiProperty() running!: number;
+  @ApiProperty() completed!: number;
+  @ApiProperty() pruned!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty() cancelled!: number;
+}
+
+export class SweepViewDto {
+  @ApiProperty({ enum: ['random', 'grid'] }) strategy!: string;
+  @ApiProperty({ example: 'val_accuracy' }) metric!: string;
+  @ApiProperty({ enum: ['max', 'min'] }) direction!: 'max' | 'min';
+  @ApiProperty() parallelism!: number;
+  @ApiProperty({ type: Object, example: { type: 'successive_halving', min_epochs: 1, reduction_factor: 3 } }) early_stopping!: { type: 'successive_halving' | 'none'; min_epochs: number; reduction_factor: number };
+  @ApiProperty({ type: 'array', items: { type: 'object' } }) search_space!: unknown[];
+  @ApiProperty({ type: SweepCountsDto }) counts!: SweepCountsDto;
+  @ApiProperty({ type: [TrialEntryDto], description: 'Completed trials best first, then pruned (most epochs first), running, pending, failed, cancelled' }) leaderboard!: TrialEntryDto[];
+  @ApiProperty({ type: TrialEntryDto, nullable: true, description: 'The best completed trial so far' }) best!: TrialEntryDto | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The best trial’s model, registered when the sweep completes' }) model_id!: string | null;
+}
 
 export class JobDto implements JobView {
   @ApiProperty({ format: 'uuid' }) job_id!: string;
@@ -16,6 +52,10 @@ export class JobDto implements JobView {
   @ApiProperty({ nullable: true, type: Object, description: '{code, detail, errors?}' }) error!: unknown;
   @ApiProperty({ nullable: true, type: String }) experiment_id!: string | null;
   @ApiProperty({ nullable: true, type: String }) model_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'A sweep trial: its sweep’s job id' }) sweep_id!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'A sweep trial: its 0-based place in the sweep' }) trial_index!: number | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The worker that last started the job' }) worker_id!: string | null;
+  @ApiProperty({ nullable: true, type: SweepViewDto, description: 'A sweep (type hpo): counts, leaderboard and best trial' }) sweep!: SweepViewDto | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at!: string | null;
@@ -38,6 +78,11 @@ export class JobListQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsIn(JOB_TYPES)
   type?: JobType;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only the trials of this sweep' })
+  @IsOptional()
+  @IsUUID()
+  sweep_id?: string;
 }
 
 export class WebhookAttemptDto {
@@ -50,7 +95,7 @@ export class WebhookAttemptDto {
 
 export class WebhookDeliveryDto {
   @ApiProperty({ format: 'uuid', description: 'Sent as X-Neural-Delivery' }) delivery_id!: string;
-  @ApiProperty({ enum: ['started', 'progress', 'completed', 'failed', 'cancelled'] }) event!: string;
+  @ApiProperty({ enum: WEBHOOK_EVENT_NAMES }) event!: string;
   @ApiProperty() url!: string;
   @ApiProperty({ enum: ['pending', 'delivered', 'failed'] }) status!: string;
   @ApiProperty() attempts!: number;

@@ -13,6 +13,8 @@ export class ModelListItemDto {
   @ApiProperty({ nullable: true, type: String, format: 'uuid' }) job_id!: string | null;
   @ApiProperty({ description: 'True for a model produced by a training job (it has trained weights)' }) trained!: boolean;
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The experiment that trained it' }) experiment_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The sweep that chose it as its best trial' }) sweep_id!: string | null;
+  @ApiProperty({ nullable: true, type: Object, example: { 'dense_1.units': 128, 'optimizer.learning_rate': 0.001 }, description: 'The HPO values the sweep chose (also written into its dsl)' }) hyperparameters!: Record<string, unknown> | null;
   @ApiProperty({ type: [String], example: ['code', 'onnx', 'tfjs', 'tensorflow', 'pytorch'], description: 'Values of ?format= the download takes' }) formats!: string[];
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty() download_url!: string;
