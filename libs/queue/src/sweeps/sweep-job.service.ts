@@ -15,6 +15,9 @@ import { WorkerCapabilities } from '../training/worker-capabilities.service';
 import { WebhookNotifier } from '../webhooks/webhook-notifier.service';
 import { rungsFor, sweepView, type SweepView, type TrialEntry } from './sweep-state';
 
+/** A running sweep's row is written at least this often, even when nothing changed (the reconciler's sign of life). */
+const SWEEP_TOUCH_MS = 5000;
+
 /** The experiment files a trained model is registered from. */
 const MODEL_FILES: Record<keyof TrainedFiles, string> = {
   onnx: 'model.onnx',
@@ -88,8 +91,19 @@ export class SweepJobService implements OnModuleInit {
   }
 
   private async coordinate(sweep: JobEntity, signal: AbortSignal): Promise<void> {
+    const waker = new TrialWaker(this.bus);
+    try {
+      await this.passes(sweep, signal, waker);
+    } finally {
+      await waker.close();
+    }
+  }
+
+  private async passes(sweep: JobEntity, signal: AbortSignal, waker: TrialWaker): Promise<void> {
     const input = sweep.input as HpoJobInput;
     let announced: Set<number> | null = null;
+    let lastWritten = '';
+    let lastWrite = 0;
     for (;;) {
       const row = await this.jobs.findForTenant(sweep.tenantId, sweep.id);
       if (!row) return;
@@ -119,10 +133,18 @@ export class SweepJobService implements OnModuleInit {
         await this.launch(sweep, input, i);
         launched++;
       }
-      if (launched) view = sweepView(row, await this.jobs.listTrials(sweep.id), experiments);
+      const now = launched ? await this.jobs.listTrials(sweep.id) : trials;
+      if (launched) view = sweepView(row, now, experiments);
+      await waker.follow(now.filter((t) => !FINISHED_STATUSES.includes(t.status)).map((t) => t.id));
       const done = view.counts.completed + view.counts.pruned + view.counts.failed + view.counts.cancelled;
-      await this.jobs.markSweepProgress(sweep.id, { progress: Math.min(99, Math.floor((done / Math.max(1, input.points.length)) * 100)), metrics: bestMetric(view), result: view });
-      await sleep(this.config.hpo.pollMs, undefined, { signal }).catch(() => undefined);
+      // Written when it changed, and at least every SWEEP_TOUCH_MS as the sweep's sign of life.
+      const text = JSON.stringify(view);
+      if (text !== lastWritten || Date.now() - lastWrite >= SWEEP_TOUCH_MS) {
+        await this.jobs.markSweepProgress(sweep.id, { progress: Math.min(99, Math.floor((done / Math.max(1, input.points.length)) * 100)), metrics: bestMetric(view), result: view });
+        lastWritten = text;
+        lastWrite = Date.now();
+      }
+      await waker.sleep(this.config.hpo.pollMs, signal);
     }
   }
 
@@ -286,6 +308,57 @@ export class SweepJobService implements OnModuleInit {
       this.logger.log(`sweep ${sweep.id} handed back to the queue`);
       await this.queue.enqueue(QUEUES.hpo, { jobId: sweep.id, tenantId: sweep.tenantId }, { handBack: true }).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Wakes a coordinator as soon as one of its unfinished trials changes status (the trial's run publishes it), so the
+ * next trial starts at once; the poll interval is the fallback for events the bus may drop.
+ */
+class TrialWaker {
+  private readonly followed = new Map<string, Promise<() => Promise<void>>>();
+  private wake?: () => void;
+  private changed = false;
+
+  constructor(private readonly bus: JobEventBus) {}
+
+  /** Follows exactly these trials. */
+  async follow(ids: string[]): Promise<void> {
+    for (const [id, sub] of this.followed) {
+      if (ids.includes(id)) continue;
+      this.followed.delete(id);
+      await (await sub)();
+    }
+    for (const id of ids) {
+      if (this.followed.has(id)) continue;
+      this.followed.set(
+        id,
+        this.bus.subscribe(id, (e) => {
+          if (e.type !== 'status') return;
+          this.changed = true;
+          this.wake?.();
+        }),
+      );
+    }
+    await Promise.all(this.followed.values());
+  }
+
+  /** Until a followed trial changes status, `ms` pass or `signal` aborts. */
+  async sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.changed) {
+      this.changed = false;
+      return;
+    }
+    const timer = new AbortController();
+    const woken = new Promise<void>((r) => (this.wake = r));
+    await Promise.race([sleep(ms, undefined, { signal: AbortSignal.any([signal, timer.signal]) }).catch(() => undefined), woken]);
+    timer.abort();
+    this.wake = undefined;
+    this.changed = false;
+  }
+
+  async close(): Promise<void> {
+    await this.follow([]);
   }
 }
 
