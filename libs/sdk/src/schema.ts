@@ -554,7 +554,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a training job
-         * @description Trains the DSL model (dsl_code or model_id) on a dataset with the tfjs engine, or with PyTorch for backend pytorch. training_config overrides the DSL train block. Answers the job and its experiment; follow GET /jobs/{job_id} or the events stream. The trained model is registered under /models/. Requires the `write` scope. Also counts against the tenant's expensive-route budget (`X-RateLimit-*-expensive`).
+         * @description Trains the DSL model (dsl_code or model_id) on a dataset with the tfjs engine, or with PyTorch for backend pytorch. training_config overrides the DSL train block. HPO(...) sites take their default values (summary.search_space lists them; POST /jobs/hpo searches them). Answers the job and its experiment; follow GET /jobs/{job_id} or the events stream. The trained model is registered under /models/. Requires the `write` scope. Also counts against the tenant's expensive-route budget (`X-RateLimit-*-expensive`).
          */
         post: operations["JobsController_train"];
         delete?: never;
@@ -865,7 +865,7 @@ export interface components {
              *     }
              */
             dsl_code: string;
-            /** @description Accepted for the seed's compatibility: HPO(...) expressions always compile with their default values (listed in warnings) */
+            /** @description Accepted for the seed's compatibility: HPO(...) sites always compile with their default values (one hpo_default warning each) and are listed in summary.search_space; POST /jobs/hpo searches them */
             enable_hpo?: boolean;
             /** @description POST /compile/ only: receives signed started/completed/failed/cancelled notifications (see GET /jobs/{id}/webhooks) */
             webhook_url?: string;
@@ -1630,6 +1630,23 @@ export interface components {
              *     ]
              */
             output_shape: (number | null)[];
+            /**
+             * @description Every HPO(...) site: path (<layer id>.<parameter>, optimizer.learning_rate, training.batch_size), kind (choice, range, log_range), values or low/high/step, the default compile and plain training use, and its position
+             * @example [
+             *       {
+             *         "column": 11,
+             *         "default": 64,
+             *         "kind": "choice",
+             *         "line": 4,
+             *         "path": "dense_1.units",
+             *         "values": [
+             *           64,
+             *           128
+             *         ]
+             *       }
+             *     ]
+             */
+            search_space?: Record<string, unknown>[];
             /** @example 216650 */
             total_params: number | null;
             /** @example 216650 */

@@ -31,6 +31,7 @@ export class JobsController {
     summary: 'Submit a training job',
     description:
       'Trains the DSL model (dsl_code or model_id) on a dataset with the tfjs engine, or with PyTorch for backend pytorch. training_config overrides the DSL train block. ' +
+      'HPO(...) sites take their default values (summary.search_space lists them; POST /jobs/hpo searches them). ' +
       'Answers the job and its experiment; follow GET /jobs/{job_id} or the events stream. The trained model is registered under /models/.',
   })
   @ApiAcceptedResponse({ type: TrainAcceptedDto })

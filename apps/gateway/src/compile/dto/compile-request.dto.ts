@@ -28,7 +28,7 @@ export class CompileRequestDto implements CompileRequest {
   @IsBoolean()
   auto_flatten_output?: boolean;
 
-  @ApiPropertyOptional({ description: "Accepted for the seed's compatibility: HPO(...) expressions always compile with their default values (listed in warnings)" })
+  @ApiPropertyOptional({ description: "Accepted for the seed's compatibility: HPO(...) sites always compile with their default values (one hpo_default warning each) and are listed in summary.search_space; POST /jobs/hpo searches them" })
   @IsOptional()
   @IsBoolean()
   enable_hpo?: boolean;

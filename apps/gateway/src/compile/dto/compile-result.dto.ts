@@ -26,6 +26,13 @@ export class ModelSummaryDto {
   @ApiProperty({ type: [LayerSummaryDto] }) layers!: LayerSummaryDto[];
   @ApiProperty({ type: Number, nullable: true, example: 216650 }) total_params!: number | null;
   @ApiProperty({ type: Number, nullable: true, example: 216650 }) trainable_params!: number | null;
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'object' },
+    example: [{ path: 'dense_1.units', kind: 'choice', values: [64, 128], default: 64, line: 4, column: 11 }],
+    description: 'Every HPO(...) site: path (<layer id>.<parameter>, optimizer.learning_rate, training.batch_size), kind (choice, range, log_range), values or low/high/step, the default compile and plain training use, and its position',
+  })
+  search_space?: unknown[];
 }
 
 export class CompileResultDto implements CompileResult {
