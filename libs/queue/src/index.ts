@@ -35,5 +35,5 @@ export { TrainJobService, experimentArtifactKey } from './training/train-job.ser
 export { WorkerCapabilities } from './training/worker-capabilities.service';
 export { bestMetrics, historyCsv, metricsOf, isLowerBetter } from './training/experiment-metrics';
 export { DeployJobService, deploymentIdOf, deploymentModelKey, outputKindOf, type DeployJobInput } from './deployments/deploy-job.service';
-export { SweepJobService } from './sweeps/sweep-job.service';
+export { SweepJobService, cancelUnfinishedTrials } from './sweeps/sweep-job.service';
 export { sweepView, rungDecision, rungsFor, type SweepView, type TrialEntry, type SweepCounts } from './sweeps/sweep-state';

@@ -1,6 +1,6 @@
 import { FINISHED_STATUSES, type JobEvent } from '@app/contracts';
 import { DeploymentsRepository, ExperimentsRepository, JobsRepository, WebhookDeliveriesRepository, type JobEntity } from '@app/persistence';
-import { deploymentIdOf, JobEventBus, sweepView, WebhookNotifier } from '@app/queue';
+import { cancelUnfinishedTrials, deploymentIdOf, JobEventBus, sweepView, WebhookNotifier } from '@app/queue';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
@@ -57,7 +57,8 @@ export class JobsService implements OnModuleDestroy {
       throw DomainError.conflict(`Job ${id} already finished with status ${now.status}; only pending or running jobs can be cancelled.`);
     }
     await this.bus.publishStatus(id, 'cancelled');
-    if (job.type === 'hpo') await this.cancelTrials(tenantId, id);
+    // The sweep's unfinished trials go with it.
+    if (job.type === 'hpo') await cancelUnfinishedTrials({ jobs: this.jobs, experiments: this.experiments, bus: this.bus }, tenantId, await this.jobs.listTrials(id));
     const experiment = job.type === 'train' ? await this.experiments.findByJob(id) : null;
     if (experiment && !FINISHED_STATUSES.includes(experiment.status)) await this.experiments.update(experiment.id, { status: 'cancelled', completedAt: new Date() });
     const deploymentId = deploymentIdOf(job);
@@ -65,15 +66,6 @@ export class JobsService implements OnModuleDestroy {
     if (deploymentId) await this.deployments.markFailed(deploymentId, { code: 'cancelled', detail: `its deploy job ${id} was cancelled` });
     await this.notifier.notify(job, 'cancelled', { ...(experiment ? { experiment_id: experiment.id } : {}), metrics: job.metrics ?? {} });
     return this.get(tenantId, id);
-  }
-
-  /** A sweep was cancelled: so is each of its trials that has not finished (the running ones stop within a batch). */
-  private async cancelTrials(tenantId: string, sweepId: string): Promise<void> {
-    for (const t of await this.jobs.listTrials(sweepId)) {
-      if (FINISHED_STATUSES.includes(t.status) || !(await this.jobs.markCancelled(tenantId, t.id))) continue;
-      await this.bus.publishStatus(t.id, 'cancelled');
-      if (t.experimentId) await this.experiments.update(t.experimentId, { status: 'cancelled', completedAt: new Date() });
-    }
   }
 
   /** Every delivery of the job's webhook, with each attempt. */

@@ -82,6 +82,9 @@ export class SweepJobService implements OnModuleInit {
       await this.coordinate(before, controller.signal);
     } catch (err) {
       if (controller.signal.aborted) return;
+      // Most likely the database or Redis went away: the row stays running and the reconciler requeues the sweep,
+      // whose next coordinator carries on. An error that keeps coming back fails the sweep once the attempts are used.
+      if (before.attempts + 1 < this.config.queue.maxAttempts) throw err;
       const errorId = randomUUID();
       this.logger.error(`sweep ${jobId} failed (error id ${errorId}): ${err instanceof Error ? err.message : String(err)}`, err instanceof Error ? err.stack : undefined);
       await this.failSweep(before, { code: ERROR_CODES.internal, detail: `the sweep failed unexpectedly (error id ${errorId})` });
@@ -113,7 +116,7 @@ export class SweepJobService implements OnModuleInit {
       announced ??= new Set(((row.result as SweepView | null)?.leaderboard ?? []).filter((e) => FINISHED_STATUSES.includes(e.status)).map((e) => e.trial));
       if (row.status === 'cancelled') {
         // DELETE cancels the trials it saw; one launched meanwhile is cancelled here.
-        await this.cancelTrials(sweep, trials);
+        await cancelUnfinishedTrials({ jobs: this.jobs, experiments: this.experiments, bus: this.bus }, sweep.tenantId, trials);
         return;
       }
       // Requeued (this coordinator was taken for lost) or finished by another: that one carries on.
@@ -288,14 +291,6 @@ export class SweepJobService implements OnModuleInit {
     return modelId;
   }
 
-  private async cancelTrials(sweep: JobEntity, trials: JobEntity[]): Promise<void> {
-    for (const t of trials) {
-      if (FINISHED_STATUSES.includes(t.status) || !(await this.jobs.markCancelled(sweep.tenantId, t.id))) continue;
-      await this.bus.publishStatus(t.id, 'cancelled');
-      if (t.experimentId) await this.experiments.update(t.experimentId, { status: 'cancelled', completedAt: new Date() });
-    }
-  }
-
   private async failSweep(sweep: JobEntity, error: { code: string; detail: string }): Promise<void> {
     if (!(await this.jobs.markFailed(sweep.id, error))) return;
     await this.bus.publishStatus(sweep.id, 'failed');
@@ -359,6 +354,19 @@ class TrialWaker {
 
   async close(): Promise<void> {
     await this.follow([]);
+  }
+}
+
+/** Cancels each of the trials that has not finished (a running one stops within a batch), with its experiment. */
+export async function cancelUnfinishedTrials(
+  deps: { jobs: JobsRepository; experiments: ExperimentsRepository; bus: JobEventBus },
+  tenantId: string,
+  trials: JobEntity[],
+): Promise<void> {
+  for (const t of trials) {
+    if (FINISHED_STATUSES.includes(t.status) || !(await deps.jobs.markCancelled(tenantId, t.id))) continue;
+    await deps.bus.publishStatus(t.id, 'cancelled');
+    if (t.experimentId) await deps.experiments.update(t.experimentId, { status: 'cancelled', completedAt: new Date() });
   }
 }
 
