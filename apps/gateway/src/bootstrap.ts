@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { json, raw } from 'express';
+import { mountDashboard } from './system/dashboard';
 import helmet from 'helmet';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
@@ -70,6 +71,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   app.useBodyParser('json', { limit: config.http.bodyLimit, type: jsonTypes });
   app.use(bodyParserErrorsMiddleware(config.http.bodyLimit));
   app.useGlobalPipes(createValidationPipe());
+  mountDashboard(app, config.http.uiPath);
 
   const document = buildOpenApiDocument(app, config);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'], customSiteTitle: 'Neural DSL Platform API' });

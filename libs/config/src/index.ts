@@ -55,6 +55,7 @@ class EnvVars {
   @IsOptional() @IsString() MODELS_PATH?: string;
 
   @IsOptional() @IsString() CORS_ORIGINS?: string;
+  @IsOptional() @IsString() UI_PATH?: string;
   @IsOptional() @Matches(/^\d+(b|kb|mb)$/i) BODY_LIMIT?: string;
 
   @IsOptional() @int() @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY?: number;
@@ -127,6 +128,8 @@ export interface AppConfig {
     bodyLimit: string;
     /** Express's `trust proxy`: which hops' X-Forwarded-For to believe (false: none, the socket address is the client). */
     trustProxy: boolean | number | string[];
+    /** The dashboard's static build (`npm run build:ui`), served at /ui. */
+    uiPath: string;
   };
   auth: {
     secretKey: string;
@@ -248,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       corsOrigins: parseOrigins(vars.CORS_ORIGINS),
       bodyLimit: vars.BODY_LIMIT ?? '1mb',
       trustProxy: parseTrustProxy(vars.TRUST_PROXY),
+      uiPath: resolve(vars.UI_PATH ?? 'dist/ui'),
     },
     auth: {
       secretKey,
