@@ -140,6 +140,24 @@ describe('the dashboard in Chromium', () => {
     experimentId = (await request(gw.url).get(`/jobs/${jobId}`).set(s.headers)).body.experiment_id;
   });
 
+  it('lists jobs with their progress streaming live', async () => {
+    const { job_id: id } = (await request(gw.url).post('/jobs/train').set(s.headers).send({ dsl_code: GOOD, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 5, train_samples: 6000 } }).expect(202)).body;
+    await page.goto(`${gw.url}/ui/#/jobs`);
+    const bar = page.getByRole('progressbar', { name: `Progress of job ${id.slice(0, 8)}` });
+    const seen = new Set<number>();
+    await waitUntil(
+      async () => {
+        seen.add(Number(await bar.getAttribute('aria-valuenow').catch(() => '0')));
+        return (await request(gw.url).get(`/jobs/${id}`).set(s.headers)).body.status as string;
+      },
+      (status) => status === 'completed',
+      120_000,
+      'the training to complete',
+    );
+    expect([...seen].filter((v) => v > 0 && v < 100).length).toBeGreaterThanOrEqual(2);
+    await page.getByRole('table', { name: 'Jobs' }).getByText('completed').first().waitFor();
+  });
+
   it('compares two experiments: overlaid curves, only the hyperparameters that differ, the best marked', async () => {
     const other = (await request(gw.url).post('/jobs/train').set(s.headers).send({ dsl_code: GOOD, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 2, train_samples: 3000, learning_rate: 0.0005 } }).expect(202)).body;
     await waitUntil(async () => (await request(gw.url).get(`/jobs/${other.job_id}`).set(s.headers)).body.status, (st) => st === 'completed', 120_000, 'the second training');
@@ -198,12 +216,15 @@ describe('the dashboard in Chromium', () => {
     await shot(page, 'sweep');
   });
 
-  it('works at phone width', async () => {
+  it('works at phone width: no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.goto(`${gw.url}/ui/#/jobs`);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
-    await shot(page, 'jobs-phone');
+    for (const route of ['playground', 'jobs', 'experiments', 'models', 'deployments']) {
+      await page.goto(`${gw.url}/ui/#/${route}`);
+      await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect([route, overflow]).toEqual([route, 0]);
+      if (route === 'jobs' || route === 'playground') await shot(page, `${route}-phone`);
+    }
   });
 });

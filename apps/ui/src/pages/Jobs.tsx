@@ -19,6 +19,33 @@ export function JobsPage({ params }: { params: string[] }) {
   return params[0] ? <JobPage key={params[0]} jobId={params[0]} /> : <JobList />;
 }
 
+/** At most this many rows of the list follow their job's event stream at once. */
+const LIVE_ROWS = 20;
+
+/** Live progress of the given jobs from their event streams; `onFinished` when one of them finishes. */
+function useLiveProgress(ids: string[], onFinished: () => void): Record<string, { progress: number; epoch: number | null }> {
+  const [live, setLive] = useState<Record<string, { progress: number; epoch: number | null }>>({});
+  const finished = useRef(onFinished);
+  finished.current = onFinished;
+  const key = ids.slice(0, LIVE_ROWS).join(',');
+  useEffect(() => {
+    const controller = new AbortController();
+    for (const id of key ? key.split(',') : []) {
+      streamEvents(
+        `/jobs/${id}/events`,
+        (e) => {
+          const d = e.data as { progress?: number; epoch?: number; current_epoch?: number | null; status?: string };
+          if (e.event === 'progress' || e.event === 'epoch') setLive((m) => ({ ...m, [id]: { progress: d.progress ?? m[id]?.progress ?? 0, epoch: d.epoch ?? m[id]?.epoch ?? null } }));
+          if (e.event === 'job' && d.status && !isActive(d.status)) finished.current();
+        },
+        controller.signal,
+      ).catch(() => undefined);
+    }
+    return () => controller.abort();
+  }, [key]);
+  return live;
+}
+
 function JobList() {
   const [status, setStatus] = useState<JobStatus | ''>('');
   const [type, setType] = useState<JobType | ''>('');
@@ -26,8 +53,10 @@ function JobList() {
     () => unwrap(api().GET('/jobs', { params: { query: { limit: 200, ...(status ? { status } : {}), ...(type ? { type } : {}) } } })),
     [status, type],
   );
-  const active = jobs.state === 'ready' && jobs.data.jobs.some((j) => isActive(j.status));
-  useInterval(() => jobs.reload(), active ? 2000 : null);
+  const running = jobs.state === 'ready' ? jobs.data.jobs.filter((j) => isActive(j.status)).map((j) => j.job_id) : [];
+  // Running jobs stream their progress (SSE); the list itself is re-read to see new jobs and finished ones.
+  const live = useLiveProgress(running, () => jobs.reload());
+  useInterval(() => jobs.reload(), running.length ? 5000 : null);
   const filtered = status !== '' || type !== '';
 
   return (
@@ -68,9 +97,9 @@ function JobList() {
             Clear filters
           </button>
         )}
-        {active && (
+        {running.length > 0 && (
           <span className="hint" aria-live="polite">
-            Refreshing every 2 s while jobs run
+            Live: progress streams from the running jobs
           </span>
         )}
       </form>
@@ -120,9 +149,9 @@ function JobList() {
                           <StatusBadge status={j.status} />
                         </td>
                         <td>
-                          <JobsProgress value={j.progress} label={`Progress of job ${shortId(j.job_id)}`} />
+                          <JobsProgress value={live[j.job_id]?.progress ?? j.progress} label={`Progress of job ${shortId(j.job_id)}`} />
                         </td>
-                        <td className="num">{j.total_epochs ? `${j.current_epoch ?? 0}/${j.total_epochs}` : '—'}</td>
+                        <td className="num">{j.total_epochs ? `${live[j.job_id]?.epoch ?? j.current_epoch ?? 0}/${j.total_epochs}` : '—'}</td>
                         <td>{fmtDate(j.created_at)}</td>
                       </tr>
                     ))}
