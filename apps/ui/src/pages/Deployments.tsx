@@ -3,6 +3,7 @@ import { api, download, messageOf, unwrap, type Schema } from '../api';
 import { useInterval, useLoad } from '../hooks';
 import { go, href } from '../router';
 import { Empty, ErrorBox, Show, StatusBadge } from '../components/States';
+import { Choice, withAll } from '../components/Choice';
 import { DigitCanvas } from '../components/DigitCanvas';
 import { ClassBars, flatten } from '../components/ClassBars';
 import { Pager } from './Models';
@@ -44,23 +45,15 @@ function DeploymentList() {
     <section aria-labelledby="deployments-title">
       <h1 id="deployments-title">Deployments</h1>
       <div className="row toolbar">
-        <label className="inline">
-          Status
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.target.value as Status | '');
-              setSkip(0);
-            }}
-          >
-            <option value="">All statuses</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Status"
+          value={status}
+          options={withAll('All statuses', STATUSES)}
+          onChange={(v) => {
+            setStatus(v);
+            setSkip(0);
+          }}
+        />
         {deploying && (
           <span className="hint" role="status">
             Refreshing every 2 s while a deployment is starting…

@@ -3,6 +3,7 @@ import { api, download, messageOf, unwrap, type Schema } from '../api';
 import { useInterval, useLoad } from '../hooks';
 import { href, routeQuery } from '../router';
 import { Empty, ErrorBox, Show, StatusBadge } from '../components/States';
+import { Choice, withAll } from '../components/Choice';
 import { LineChart, type Series } from '../components/Chart';
 import { ExperimentCurves, HistoryTable, MetricsTable, epochOf, fmt, fmtDate, shortId, type HistoryRow } from '../components/ExperimentCurves';
 
@@ -43,34 +44,9 @@ function ExperimentList() {
           Name
           <input type="text" value={name} onChange={(e) => setName(e.target.value)} placeholder="contains…" />
         </label>
-        <label className="inline">
-          Status
-          <select value={status} onChange={(e) => setStatus(e.target.value as Status | '')}>
-            <option value="">All statuses</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="inline">
-          Sort by
-          <select value={sortBy} onChange={(e) => setSortBy(e.target.value)}>
-            {SORTS.map((s) => (
-              <option key={s} value={s}>
-                {s === 'created_at' ? 'created' : s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="inline">
-          Order
-          <select value={order} onChange={(e) => setOrder(e.target.value as 'asc' | 'desc')}>
-            <option value="desc">descending</option>
-            <option value="asc">ascending</option>
-          </select>
-        </label>
+        <Choice label="Status" value={status} options={withAll('All statuses', STATUSES)} onChange={setStatus} />
+        <Choice label="Sort by" value={sortBy} options={SORTS.map((s) => [s, s === 'created_at' ? 'created' : s] as const)} onChange={setSortBy} />
+        <Choice label="Order" value={order} options={[['desc', 'descending'], ['asc', 'ascending']] as const} onChange={setOrder} />
         <button type="button" onClick={compare} disabled={selected.length < 2}>
           Compare selected
         </button>

@@ -3,6 +3,7 @@ import { api, messageOf, streamEvents, unwrap, type Schema } from '../api';
 import { useInterval, useLoad } from '../hooks';
 import { href } from '../router';
 import { Empty, ErrorBox, Loading, Show, StatusBadge } from '../components/States';
+import { Choice, withAll } from '../components/Choice';
 import { ExperimentCurves, HistoryTable, JobsProgress, MetricsTable, fmt, fmtDate, mergeHistory, shortId, type HistoryRow } from '../components/ExperimentCurves';
 import { SweepView } from '../components/SweepView';
 
@@ -63,28 +64,8 @@ function JobList() {
     <>
       <h1>Jobs</h1>
       <form className="row filters" aria-label="Filter jobs" onSubmit={(e) => e.preventDefault()}>
-        <label className="inline">
-          Status
-          <select value={status} onChange={(e) => setStatus(e.target.value as JobStatus | '')}>
-            <option value="">All statuses</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="inline">
-          Type
-          <select value={type} onChange={(e) => setType(e.target.value as JobType | '')}>
-            <option value="">All types</option>
-            {TYPES.map((t) => (
-              <option key={t} value={t}>
-                {TYPE_NAMES[t]}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Status" value={status} options={withAll('All statuses', STATUSES)} onChange={setStatus} />
+        <Choice label="Type" value={type} options={[['', 'All types'], ...TYPES.map((t) => [t, TYPE_NAMES[t]] as const)]} onChange={setType} />
         {filtered && (
           <button
             type="button"

@@ -2,7 +2,9 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, download, messageOf, unwrap, type Schema } from '../api';
 import { useLoad } from '../hooks';
 import { go, href } from '../router';
+import { LayerTable, shapeText, type LayerSummary } from '../components/LayerTable';
 import { Empty, ErrorBox, Show } from '../components/States';
+import { Choice, withAll } from '../components/Choice';
 
 type Backend = Schema<'ModelDto'>['backend'];
 type Model = Schema<'ModelDto'>;
@@ -29,7 +31,6 @@ export function formatBytes(n: number): string {
 
 const count = (n: number | null | undefined) => (n === null || n === undefined ? '—' : n.toLocaleString());
 const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '—');
-export const shapeText = (s: unknown): string => (Array.isArray(s) ? `[${s.map((d) => (Array.isArray(d) ? shapeText(d) : d === null ? 'batch' : String(d))).join(', ')}]` : '—');
 
 /** A deployment name from a model name: lowercase letters, digits and '-', at most 63, starting with a letter or digit. */
 export function deploymentNameFor(name: string): string {
@@ -58,23 +59,15 @@ function ModelList() {
     <section aria-labelledby="models-title">
       <h1 id="models-title">Models</h1>
       <div className="row toolbar">
-        <label className="inline">
-          Backend
-          <select
-            value={backend}
-            onChange={(e) => {
-              setBackend(e.target.value as Backend | '');
-              setSkip(0);
-            }}
-          >
-            <option value="">All backends</option>
-            {BACKENDS.map((b) => (
-              <option key={b} value={b}>
-                {b}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Backend"
+          value={backend}
+          options={withAll('All backends', BACKENDS)}
+          onChange={(v) => {
+            setBackend(v);
+            setSkip(0);
+          }}
+        />
       </div>
       <Show value={list} what="models">
         {(data) =>
@@ -303,40 +296,7 @@ function ModelDetails({ m }: { m: Model }) {
       </div>
 
       <h2>Layers</h2>
-      {s.layers.length === 0 ? (
-        <Empty title="No layers in the summary." />
-      ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Layer</th>
-                <th scope="col">Type</th>
-                <th scope="col">Output shape</th>
-                <th scope="col" className="num">
-                  Params
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {s.layers.map((l, i) => (
-                <tr key={`${l.id}-${i}`}>
-                  <td className="num">{i + 1}</td>
-                  <td>
-                    <code>{l.id}</code>
-                  </td>
-                  <td>{l.type}</td>
-                  <td>
-                    <code>{shapeText(l.output_shape)}</code>
-                  </td>
-                  <td className="num">{count(l.params)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <LayerTable summary={s as LayerSummary} />
 
       <h2 id="dsl-title">DSL</h2>
       <pre className="code" tabIndex={0} aria-labelledby="dsl-title">

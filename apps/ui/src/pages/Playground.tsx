@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'rea
 import { api, download, messageOf, NeuralApiError, unwrap, type Schema } from '../api';
 import { useLoad } from '../hooks';
 import { go, href } from '../router';
+import { LayerTable, shapeText } from '../components/LayerTable';
 import { Empty, ErrorBox, Show } from '../components/States';
 import { DslEditor, type DslEditorHandle, type DslProblem } from '../components/DslEditor';
 
@@ -51,12 +52,6 @@ const fmt = (n: number | null | undefined) => (n === null || n === undefined ? '
 const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 /** `[null, 26, 26, 32]` → `(None, 26, 26, 32)`; one shape per input when nested. */
-function shapeText(shape: Shape | Shape[] | null | undefined): string {
-  if (!shape) return '—';
-  if (shape.length > 0 && Array.isArray(shape[0])) return (shape as Shape[]).map((s) => shapeText(s)).join(', ');
-  const dims = (shape as Shape).map((d) => (d === null ? 'None' : String(d)));
-  return dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
-}
 
 function valueText(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -302,49 +297,7 @@ function ModelView({ result, stale }: { result: CompileResult; stale: boolean })
         </div>
       </dl>
 
-      <div className="table-wrap">
-        <table aria-label="Layers">
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Type</th>
-              <th scope="col">Output shape</th>
-              <th scope="col" className="num">
-                Params
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {s.layers.length === 0 && (
-              <tr>
-                <td colSpan={4} className="hint">
-                  No layers.
-                </td>
-              </tr>
-            )}
-            {s.layers.map((l) => (
-              <tr key={l.id}>
-                <td>
-                  <code>{l.id}</code>
-                </td>
-                <td>{l.type}</td>
-                <td>
-                  <code>{shapeText(l.output_shape)}</code>
-                </td>
-                <td className="num">{fmt(l.params)}</td>
-              </tr>
-            ))}
-          </tbody>
-          <tfoot>
-            <tr className="pg-total">
-              <th scope="row" colSpan={3}>
-                Total ({fmt(s.trainable_params)} trainable)
-              </th>
-              <td className="num">{fmt(s.total_params)}</td>
-            </tr>
-          </tfoot>
-        </table>
-      </div>
+      <LayerTable summary={s} />
 
       {sites.length > 0 && (
         <>
