@@ -191,7 +191,7 @@ describe('the dashboard in Chromium', () => {
     const bars = page.getByRole('list', { name: 'Class probabilities' }).getByRole('listitem');
     await bars.first().waitFor();
     expect(await bars.count()).toBe(10);
-    const labels = await bars.evaluateAll((items) => items.map((i) => i.getAttribute('aria-label') ?? ''));
+    const labels = await Promise.all((await bars.all()).map(async (b) => (await b.getAttribute('aria-label')) ?? ''));
     const total = labels.map((l) => Number(/([\d.]+)%/.exec(l)?.[1] ?? NaN)).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(98);
     expect(total).toBeLessThan(102);
@@ -222,7 +222,8 @@ describe('the dashboard in Chromium', () => {
       await page.goto(`${gw.url}/ui/#/${route}`);
       await page.getByRole('navigation', { name: 'Main' }).waitFor();
       await page.waitForLoadState('networkidle').catch(() => undefined);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      // A string, evaluated in the page: this file is compiled without the DOM's types.
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       expect([route, overflow]).toEqual([route, 0]);
       if (route === 'jobs' || route === 'playground') await shot(page, `${route}-phone`);
     }

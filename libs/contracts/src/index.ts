@@ -216,6 +216,7 @@ export const ERROR_CODES = {
   datasetFormat: 'dataset_format_error',
   engineUnavailable: 'engine_unavailable',
   webhookRefused: 'webhook_url_refused',
+  storageFull: 'storage_full',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

@@ -33,7 +33,9 @@ export class ProblemFilter implements ExceptionFilter {
     this.challenge = `ApiKey header="${config.auth.apiKeyHeader}", Bearer realm="neural-dsl"`;
   }
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    // The database or Redis being down is an outage the client can wait out, not a bug: a 503 with Retry-After.
+    const exception = isOutage(thrown) ? DomainError.unavailable('A service the platform depends on (the database or Redis) is not reachable right now; retry shortly. GET /health shows which.', 5) : thrown;
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
@@ -69,6 +71,20 @@ export class ProblemFilter implements ExceptionFilter {
       request_id,
     };
   }
+}
+
+/** Connection failures of PostgreSQL (node-postgres, TypeORM), SQLite's busy database, and Redis (ioredis, the queue). */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'SQLITE_BUSY']);
+const OUTAGE_MESSAGES = /Connection terminated|terminating connection|the database system is (starting up|shutting down)|Connection is closed|connect ECONNREFUSED|Stream isn't writeable|MaxRetriesPerRequest|timeout exceeded when trying to connect|Client has encountered a connection error|read ECONNRESET/i;
+
+export function isOutage(e: unknown): boolean {
+  for (let x = e as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown; name?: string } | undefined, depth = 0; x && depth < 4; depth++) {
+    if (x.code === 'queue_unavailable') return true;
+    if (typeof x.code === 'string' && OUTAGE_CODES.has(x.code)) return true;
+    if (typeof x.message === 'string' && OUTAGE_MESSAGES.test(x.message)) return true;
+    x = (x.driverError ?? x.cause) as typeof x;
+  }
+  return false;
 }
 
 function codeFor(status: number): string {

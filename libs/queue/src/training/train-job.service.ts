@@ -394,7 +394,7 @@ class TrainingRun {
     const result = { experiment_id: this.experiment.id, pruned_at_epoch: p.epoch, reason: p.reason, final_metrics: finalMetrics, best_metrics: done.length ? bestMetrics(done) : null };
     if (!(await this.c.jobs.markPruned(this.job.id, result))) return this.cancelled();
     if (!(await this.c.experiments.findForTenant(this.job.tenantId, this.experiment.id))) return this.discardAll();
-    const artifacts = await this.storeArtifacts([['metrics.csv', historyCsv(done)]]);
+    const artifacts = await this.storeSummary(done);
     await this.c.experiments.update(this.experiment.id, {
       status: 'pruned',
       history: done,
@@ -413,7 +413,7 @@ class TrainingRun {
   private async cancelled(): Promise<void> {
     this.note(`cancelled after ${this.history.length} finished epoch(s)`);
     if (!(await this.c.experiments.findForTenant(this.job.tenantId, this.experiment.id))) return this.discardAll();
-    const artifacts = await this.storeArtifacts([['metrics.csv', historyCsv(this.history)]]);
+    const artifacts = await this.storeSummary(this.history);
     await this.c.experiments.update(this.experiment.id, {
       status: 'cancelled',
       history: this.history,
@@ -432,7 +432,7 @@ class TrainingRun {
     this.note(`failed: ${error.detail}`);
     const failed = await jobs.markFailed(this.job.id, error);
     if (!(await experiments.findForTenant(this.job.tenantId, this.experiment.id))) return this.discardAll();
-    const artifacts = await this.storeArtifacts([['metrics.csv', historyCsv(this.history)]]);
+    const artifacts = await this.storeSummary(this.history);
     await experiments.update(this.experiment.id, {
       status: failed ? 'failed' : ((await jobs.findForTenant(this.job.tenantId, this.job.id))?.status ?? 'failed'),
       history: this.history,
@@ -563,8 +563,24 @@ class TrainingRun {
     this.logLines.push(text);
   }
 
+  /**
+   * metrics.csv and the log of a run that ends without a model. A store that cannot take them (its disk full, say)
+   * must not leave the experiment half-written: the experiment still gets its final state, with the artifacts it had.
+   */
+  private async storeSummary(history: EpochRow[]): Promise<ExperimentArtifact[]> {
+    try {
+      return await this.storeArtifacts([['metrics.csv', historyCsv(history)]]);
+    } catch (err) {
+      this.c.logger.warn(`experiment ${this.experiment.id}: its metrics and log could not be stored (${err instanceof Error ? err.message : String(err)})`);
+      return this.experiment.artifacts ?? [];
+    }
+  }
+
   private failureOf(err: unknown): JobError {
     if (err instanceof TrainingFailedError) return { code: err.code, detail: err.message };
+    if ((err as { code?: string })?.code === 'ENOSPC') {
+      return { code: ERROR_CODES.storageFull, detail: 'the artifact store ran out of space while writing the trained model and its files; free space (or grow the volume) and train again' };
+    }
     const errorId = randomUUID();
     this.c.logger.error(`train job ${this.job.id} failed (error id ${errorId}): ${err instanceof Error ? err.message : String(err)}`, err instanceof Error ? err.stack : undefined);
     return { code: ERROR_CODES.internal, detail: `training failed unexpectedly (error id ${errorId})` };
