@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'fs';
 import { createServer, type Server } from 'http';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Cluster, type Json } from './harness';
+import { Cluster, type Json, runScript, verdict } from './harness';
 
 const MNIST = 'network Digits {\n  input: (28, 28, 1)\n  layers:\n    Flatten()\n    Dense(32, activation="relu")\n    Output(10, "softmax")\n  loss: "sparse_categorical_crossentropy"\n  optimizer: Adam(learning_rate=0.003)\n}';
 const TRAIN = (extra: Json = {}) => ({ dsl_code: MNIST, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 5, train_samples: 8000 }, seed: 1, ...extra });
@@ -189,16 +189,7 @@ async function main(): Promise<void> {
     sh(`umount ${mount} || true`);
     rmSync(mount, { recursive: true, force: true });
   }
-  if (failures.length) {
-    console.log(`\nFAILED — ${failures.length} broken bound(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-    process.exitCode = 1;
-  } else console.log('\nPASSED — every outage reported and recovered, every request during one answered promptly, no job lost or run twice');
+  verdict(failures, 'every outage reported and recovered, every request during one answered promptly, no job lost or run twice');
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runScript(main);

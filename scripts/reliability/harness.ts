@@ -187,3 +187,22 @@ export function footprint(pid: number): { rssMb: number; fds: number } {
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return { rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
+
+/** Prints the verdict: the broken bounds (and exit code 1), or `passed`. */
+export function verdict(failures: string[], passed: string): void {
+  if (failures.length) {
+    console.log(`\nFAILED — ${failures.length} broken bound(s):\n${failures.slice(0, 50).map((f) => `  - ${f}`).join('\n')}`);
+    process.exitCode = 1;
+  } else console.log(`\nPASSED — ${passed}`);
+}
+
+/** Runs a reliability script to its exit code (1 on a thrown error, with its stack). */
+export function runScript(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -11,7 +11,7 @@
  */
 import { waitUntil } from '@app/testing';
 import { cpus, loadavg } from 'os';
-import { Cluster, IRIS, IRIS_SAMPLE } from './harness';
+import { Cluster, IRIS, IRIS_SAMPLE, runScript, verdict } from './harness';
 
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 200);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
@@ -110,19 +110,10 @@ async function main(): Promise<void> {
     console.log(`${total} requests in ${wall.toFixed(1)} s: ${(total / wall).toFixed(0)} req/s (expensive routes limited to ${EXPENSIVE_PER_MINUTE} per tenant and minute)\n`);
     console.log(lines.join('\n'));
     console.log(`\n${trains} training jobs accepted (${tenants.length} before the load), all final ${settled.toFixed(1)} s after it; ${trains} train jobs and ${compiles} compiled models checked against their experiments, models, files and artifacts`);
-    if (failures.length) {
-      console.log(`\nFAILED — ${failures.length} broken bound(s):\n${failures.slice(0, 50).map((f) => `  - ${f}`).join('\n')}`);
-      process.exitCode = 1;
-    } else console.log(`\nPASSED — no 5xx, no network error or timeout, every job final, every record consistent, every p99 under ${MAX_P99_MS} ms`);
+    verdict(failures, `no 5xx, no network error or timeout, every job final, every record consistent, every p99 under ${MAX_P99_MS} ms`);
   } finally {
     await c.close();
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -8,7 +8,7 @@
  * network error or timeout.
  */
 import { cpus, loadavg } from 'os';
-import { Cluster, footprint, IRIS, IRIS_SAMPLE, pct, type Json } from './harness';
+import { Cluster, footprint, IRIS, IRIS_SAMPLE, pct, type Json, runScript, verdict } from './harness';
 
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 20);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 3600);
@@ -84,19 +84,10 @@ async function main(): Promise<void> {
       if (rssGrowth > MAX_RSS_GROWTH_MB) failures.push(`${name}: resident memory grew ${rssGrowth.toFixed(1)} MB (SOAK_MAX_RSS_GROWTH_MB ${MAX_RSS_GROWTH_MB})`);
       if (fdGrowth > MAX_FD_GROWTH) failures.push(`${name}: open descriptors grew by ${fdGrowth} (SOAK_MAX_FD_GROWTH ${MAX_FD_GROWTH})`);
     }
-    if (failures.length) {
-      console.log(`\nFAILED — ${failures.length} broken bound(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-      process.exitCode = 1;
-    } else console.log('\nPASSED — no growth beyond the bounds, no 5xx, no network error or timeout');
+    verdict(failures, 'no growth beyond the bounds, no 5xx, no network error or timeout');
   } finally {
     await c.close();
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runScript(main);
