@@ -15,11 +15,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'fs';
 import { createServer, type Server } from 'http';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Cluster, type Json, runScript, verdict } from './harness';
+import { Cluster, IRIS_SAMPLE, type Json, runScript, verdict } from './harness';
 
 const MNIST = 'network Digits {\n  input: (28, 28, 1)\n  layers:\n    Flatten()\n    Dense(32, activation="relu")\n    Output(10, "softmax")\n  loss: "sparse_categorical_crossentropy"\n  optimizer: Adam(learning_rate=0.003)\n}';
 const TRAIN = (extra: Json = {}) => ({ dsl_code: MNIST, backend: 'tensorflow', dataset: 'MNIST', training_config: { epochs: 5, train_samples: 8000 }, seed: 1, ...extra });
-const FAST = { JOB_STALL_TIMEOUT: '4', RECONCILE_INTERVAL: '1', WEBHOOK_BACKOFF_MS: '200', WEBHOOK_TIMEOUT_MS: '1000', RATE_LIMIT_ENABLED: 'false' };
+const FAST = { JOB_STALL_TIMEOUT: '4', RECONCILE_INTERVAL: '1', WEBHOOK_BACKOFF_MS: '200', WEBHOOK_TIMEOUT_MS: '1000', RATE_LIMIT_REQUESTS: '100000', RATE_LIMIT_EXPENSIVE_REQUESTS: '100000' };
 const PROMPT_MS = 15_000;
 const FINAL = ['completed', 'failed', 'cancelled'];
 const PG = readdirSync('/etc/postgresql')[0];
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     check(down.status === 503 && down.body.services?.redis === 'unhealthy', `/health answers 503 with redis unhealthy during the outage (got ${down.status}, redis ${down.body.services?.redis})`);
     await prompt('POST /jobs/train during the Redis outage', () => submit({ seed: 21 }), [202, 503]);
     await prompt('GET /jobs during the Redis outage', () => c!.call('fault', key, 'GET', '/jobs?limit=5'), [200]);
+    await prompt('POST /deployments/{id}/predict during the Redis outage', () => c!.call('fault', key, 'POST', c!.tenants[0].predict, { instances: [IRIS_SAMPLE] }), [200]);
     sh('redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no');
     const up = await waitUntil(health, (h) => h.status === 200, 60_000, 'health to recover').catch(() => ({ status: -1, body: {} }));
     check(up.status === 200, '/health recovers after Redis is back');

@@ -49,6 +49,7 @@ class EnvVars {
   @IsOptional() @Matches(/^rediss?:\/\//) CELERY_BROKER_URL?: string;
   @IsOptional() @Matches(/^rediss?:\/\//) CELERY_RESULT_BACKEND?: string;
   @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/) REDIS_KEY_PREFIX?: string;
+  @IsOptional() @int() @IsInt() @Min(100) @Max(60_000) REDIS_COMMAND_TIMEOUT_MS?: number;
 
   @IsOptional() @IsString() STORAGE_PATH?: string;
   @IsOptional() @IsString() EXPERIMENTS_PATH?: string;
@@ -153,8 +154,11 @@ export interface AppConfig {
     maxTrackedClients: number;
   };
   database: { url?: string; sqlitePath: string };
-  /** `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart. */
-  redis: { url?: string; prefix: string };
+  /**
+   * `prefix` starts every key of the queues, events, heartbeat and rate limits: deployments sharing a Redis keep apart.
+   * `commandTimeoutMs`: how long a queue call waits for a Redis that is connected but slow.
+   */
+  redis: { url?: string; prefix: string; commandTimeoutMs: number };
   storage: { root: string; experimentsPath: string; modelsPath: string; datasetsPath: string; deploymentsPath: string };
   queue: { concurrency: number; stallTimeoutSeconds: number; reconcileIntervalSeconds: number; maxAttempts: number; compileTimeoutMs: number; shutdownTimeoutMs: number; metricsPort: number | null };
   training: {
@@ -271,7 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxTrackedClients: vars.RATE_LIMIT_MAX_TRACKED ?? 100_000,
     },
     database: { url: databaseUrl, sqlitePath: resolve(root, 'neural.db') },
-    redis: { url: redisUrl, prefix: vars.REDIS_KEY_PREFIX ?? 'neural' },
+    redis: { url: redisUrl, prefix: vars.REDIS_KEY_PREFIX ?? 'neural', commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS ?? 5000 },
     storage: {
       root,
       experimentsPath: resolve(vars.EXPERIMENTS_PATH ?? resolve(root, 'experiments')),

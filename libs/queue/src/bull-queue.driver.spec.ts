@@ -263,3 +263,30 @@ describe('BullQueueDriver against a Redis that does not answer', () => {
     }
   });
 });
+
+describe('BullQueueDriver while its Redis is away', () => {
+  it('fails at once while reconnecting, instead of holding every call for the whole command timeout', async () => {
+    // A port nobody listens on: ioredis keeps reconnecting and would hold every command in its offline queue.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const Bull = (await import('bull')).default;
+    const away = Object.fromEntries(
+      Object.values(QUEUES).map((name) => [name, new Bull(name, `redis://127.0.0.1:${port}`, { redis: { retryStrategy: () => 200 } })]),
+    ) as ConstructorParameters<typeof BullQueueDriver>[0];
+    const driver = new BullQueueDriver(away, { commandTimeoutMs: 30_000 });
+    try {
+      for (const q of Object.values(away)) await until(async () => q.client.status, (s) => s === 'reconnecting');
+      const started = Date.now();
+      const err = await driver.enqueue(QUEUES.train, { jobId: randomUUID(), tenantId: randomUUID() }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QueueUnavailableError);
+      expect((err as Error).message).toMatch(/Redis is unreachable \(connection reconnecting; could not enqueue job/);
+      expect(await driver.health()).toBe('unhealthy');
+      await expect(new RedisWorkerHeartbeat(away[QUEUES.compile].client, 'unused:worker:heartbeat', 30_000).lastBeat()).rejects.toBeInstanceOf(QueueUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      for (const q of Object.values(away)) for (const c of q.clients) c.disconnect();
+    }
+  });
+});

@@ -11,7 +11,7 @@ const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'paused']);
 export const BULL_JOB_OPTIONS: JobOptions = { removeOnComplete: true, removeOnFail: true, attempts: 1 };
 
 export interface BullQueueDriverOptions {
-  /** Give up on a Redis call after this long, so a request never hangs on a dead Redis. Default 5000. */
+  /** Give up on a Redis call after this long, so a request never hangs on a slow Redis (REDIS_COMMAND_TIMEOUT_MS). Default 5000. */
   commandTimeoutMs?: number;
 }
 
@@ -36,7 +36,7 @@ export class BullQueueDriver extends QueueDriver {
   override async enqueue(queue: QueueName, payload: JobPayload, options: EnqueueOptions = {}): Promise<void> {
     const q = this.queue(queue);
     const id = options.queueId ?? payload.jobId;
-    await this.guard(`enqueue job ${id}`, async () => {
+    await this.guard(q, `enqueue job ${id}`, async () => {
       const existing = await q.getJob(id);
       const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.ceil(options.delayMs) } : {};
       const add = () => q.add({ jobId: payload.jobId, tenantId: payload.tenantId } satisfies JobPayload, { ...BULL_JOB_OPTIONS, ...delay, jobId: id });
@@ -61,7 +61,7 @@ export class BullQueueDriver extends QueueDriver {
    */
   override async isKnown(queue: QueueName, queueId: string): Promise<boolean> {
     const q = this.queue(queue);
-    return this.guard(`look up job ${queueId}`, async () => {
+    return this.guard(q, `look up job ${queueId}`, async () => {
       const job = await q.getJob(queueId);
       return job !== null && (await this.isLive(q, job));
     });
@@ -101,9 +101,7 @@ export class BullQueueDriver extends QueueDriver {
 
   override async health(): Promise<QueueHealth> {
     try {
-      await this.guard('ping Redis', async () => {
-        await Promise.all(Object.values(this.queues).map((q) => q.client.ping()));
-      }, Math.min(this.timeoutMs, 2000));
+      await Promise.all(Object.values(this.queues).map((q) => this.guard(q, 'ping Redis', () => q.client.ping(), Math.min(this.timeoutMs, 2000))));
       return 'healthy';
     } catch {
       return 'unhealthy';
@@ -112,7 +110,7 @@ export class BullQueueDriver extends QueueDriver {
 
   override async counts(queue: QueueName): Promise<QueueCounts> {
     const q = this.queue(queue);
-    const c = await this.guard(`count the jobs of queue ${queue}`, () => q.getJobCounts(), Math.min(this.timeoutMs, 2000));
+    const c = await this.guard(q, `count the jobs of queue ${queue}`, () => q.getJobCounts(), Math.min(this.timeoutMs, 2000));
     return { waiting: c.waiting + ((c as { paused?: number }).paused ?? 0), active: c.active, delayed: c.delayed, failed: c.failed };
   }
 
@@ -130,8 +128,8 @@ export class BullQueueDriver extends QueueDriver {
     return q;
   }
 
-  private guard<T>(what: string, work: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
-    return withRedisTimeout(what, timeoutMs, work);
+  private guard<T>(q: Queue, what: string, work: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    return withRedisTimeout(what, timeoutMs, work, q.client);
   }
 
 }

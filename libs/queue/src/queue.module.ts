@@ -59,7 +59,7 @@ function bullModule(config: AppConfig, prefix: string): DynamicModule {
   const providers: Provider[] = [
     {
       provide: QueueDriver,
-      useFactory: (...queues: Queue[]) => new BullQueueDriver(Object.fromEntries(QUEUE_NAMES.map((name, i) => [name, queues[i]])) as Record<QueueName, Queue>),
+      useFactory: (...queues: Queue[]) => new BullQueueDriver(Object.fromEntries(QUEUE_NAMES.map((name, i) => [name, queues[i]])) as Record<QueueName, Queue>, { commandTimeoutMs: config.redis.commandTimeoutMs }),
       inject: tokens,
     },
     {

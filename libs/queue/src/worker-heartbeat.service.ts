@@ -49,11 +49,11 @@ export class RedisWorkerHeartbeat extends WorkerHeartbeat {
       const multi = this.redis.multi().set(this.key, String(at.getTime()), 'EX', WORKER_HEARTBEAT_TTL_SECONDS);
       if (info) multi.hset(this.infoKey, info.workerId, JSON.stringify({ ...info, at: at.getTime() })).expire(this.infoKey, WORKER_HEARTBEAT_TTL_SECONDS);
       await multi.exec();
-    });
+    }, this.redis);
   }
 
   override async workers(now = new Date()): Promise<WorkerInfo[]> {
-    const all = await withRedisTimeout('read the workers', this.timeoutMs, () => this.redis.hgetall(this.infoKey));
+    const all = await withRedisTimeout('read the workers', this.timeoutMs, () => this.redis.hgetall(this.infoKey), this.redis);
     const infos: WorkerInfo[] = [];
     const gone: string[] = [];
     for (const [id, raw] of Object.entries(all)) {
@@ -71,7 +71,7 @@ export class RedisWorkerHeartbeat extends WorkerHeartbeat {
   }
 
   override async lastBeat(): Promise<Date | null> {
-    const raw = await withRedisTimeout('read the worker heartbeat', this.timeoutMs, () => this.redis.get(this.key));
+    const raw = await withRedisTimeout('read the worker heartbeat', this.timeoutMs, () => this.redis.get(this.key), this.redis);
     const ms = raw === null ? NaN : Number(raw);
     return Number.isFinite(ms) ? new Date(ms) : null;
   }

@@ -1,5 +1,6 @@
 import { type AppConfig, APP_CONFIG } from '@app/config';
 import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { once } from 'events';
 import Redis from 'ioredis';
 
 /** Injection token of the gateway's own Redis connection (`Redis | null`; null in embedded mode). */
@@ -24,11 +25,19 @@ class GatewayRedisCloser implements OnApplicationShutdown {
   }
 }
 
-const connect = (url: string, keyPrefix: string) => new Redis(url, { keyPrefix, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000, enableOfflineQueue: true });
+const CONNECT_TIMEOUT_MS = 2000;
+
+/** Resolves once connected, or after the connect timeout or the first error: a gateway starts whether Redis is there or not. */
+async function connect(url: string, keyPrefix: string): Promise<Redis> {
+  const redis = new Redis(url, { keyPrefix, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: CONNECT_TIMEOUT_MS, enableOfflineQueue: false });
+  await once(redis, 'ready', { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) }).catch(() => undefined);
+  return redis;
+}
 
 /**
- * The gateway's Redis connections for rate-limit counters, the health probe and serving stats (the queues have their own). Commands
- * time out instead of piling up while Redis is away, so a dead Redis shows in /health instead of hanging requests.
+ * The gateway's Redis connections for rate-limit counters, the health probe and serving stats (the queues have their
+ * own). Without an offline queue a command fails at once while Redis is away, and a slow one times out: a dead Redis
+ * shows in /health, rate limits fail open and stats stay local, instead of every request waiting on Redis.
  */
 @Global()
 @Module({})

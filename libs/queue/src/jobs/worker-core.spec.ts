@@ -61,7 +61,7 @@ describe.each(MODES)('worker core in $mode mode ($dialect)', ({ mode, dialect })
     config = {
       ...db.config,
       mode,
-      redis: { url: mode === 'distributed' ? testRedisUrl() : undefined, prefix },
+      redis: { ...db.config.redis, url: mode === 'distributed' ? testRedisUrl() : undefined, prefix },
       queue: { ...db.config.queue, concurrency: 2, maxAttempts: 2, stallTimeoutSeconds: 60, reconcileIntervalSeconds: 3600, compileTimeoutMs: 20_000 },
     };
     worker = await startWorker(config, prefix);
