@@ -181,11 +181,38 @@ export function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-/** A process's resident memory (MB) and open file descriptors (sockets, files, pipes), from /proc. */
-export function footprint(pid: number): { rssMb: number; fds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return { rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+/**
+ * Resident memory (MB) and open file descriptors (sockets, files, pipes) of a process and all its descendants (a
+ * worker's training processes, a gateway's sandboxes), from /proc; `procs` is how many processes that was.
+ */
+export function footprint(pid: number): { rssMb: number; fds: number; procs: number } {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited while listed */
+    }
+  }
+  let rssKb = 0;
+  let fds = 0;
+  let procs = 0;
+  for (const queue = [pid]; queue.length; ) {
+    const p = queue.pop()!;
+    queue.push(...(children.get(p) ?? []));
+    try {
+      rssKb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      fds += readdirSync(`/proc/${p}/fd`).length;
+      procs++;
+    } catch {
+      /* exited while sampled */
+    }
+  }
+  return { rssMb: rssKb / 1024, fds, procs };
 }
 
 /** Prints the verdict: the broken bounds (and exit code 1), or `passed`. */

@@ -1,11 +1,11 @@
 /**
  * `npm run test:soak`: steady mixed load — SOAK_CLIENTS (20) clients doing reads, compiles, a training every
  * SOAK_TRAIN_EVERY_S (10) seconds, SSE watchers and predicts — for SOAK_SECONDS (3600; CI runs it for 180) against a
- * gateway and two workers, sampling each process's resident memory and open file descriptors every SOAK_SAMPLE_S
- * (5) seconds. The first SOAK_WARMUP_FRACTION (0.25) of the run is warm-up (caches, JIT, pools filling); growth is the
- * median of the last quarter of the samples minus the median of the first quarter after warm-up. Exits 1 when a
- * process grew by more than SOAK_MAX_RSS_GROWTH_MB (64) or SOAK_MAX_FD_GROWTH (32) descriptors, or on any 5xx,
- * network error or timeout.
+ * gateway and two workers, sampling the resident memory and open file descriptors of each with its child processes
+ * (training processes, sandboxes) every SOAK_SAMPLE_S (5) seconds. The first SOAK_WARMUP_FRACTION (0.25) of the run
+ * is warm-up (caches, JIT, pools filling); growth is the median of the last quarter of the samples minus the median of
+ * the first quarter after warm-up. Exits 1 when a process (with its children) grew by more than SOAK_MAX_RSS_GROWTH_MB
+ * (64) or SOAK_MAX_FD_GROWTH (32) descriptors, or on any 5xx, network error or timeout.
  */
 import { cpus, loadavg } from 'os';
 import { Cluster, footprint, IRIS, IRIS_SAMPLE, pct, type Json, runScript, verdict } from './harness';
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   try {
     c.resetStats();
     const procs = [['gateway', c.gateway], ['worker 1', c.workers[0]], ['worker 2', c.workers[1]]] as const;
-    const samples = new Map<string, Array<{ t: number; rssMb: number; fds: number }>>(procs.map(([name]) => [name, []]));
+    const samples = new Map<string, Array<{ t: number; rssMb: number; fds: number; procs: number }>>(procs.map(([name]) => [name, []]));
     const t0 = performance.now();
     const deadline = Date.now() + SECONDS * 1000;
     const sampler = setInterval(() => {
@@ -63,9 +63,9 @@ async function main(): Promise<void> {
     console.log(`\ntest:soak — ${CLIENTS} clients × ${SECONDS} s, a training every ${TRAIN_EVERY_S} s; gateway + 2 workers on PostgreSQL and Redis; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     console.log(`${total} requests in ${wall.toFixed(0)} s: ${(total / wall).toFixed(0)} req/s; ${c.tenants.reduce((n, t) => n + t.trains.length, 0)} trainings\n`);
     console.log(lines.join('\n'));
-    console.log(`\nfootprint, sampled every ${SAMPLE_S} s; growth = median of the last quarter − median of the first quarter after the ${Math.round(WARMUP * 100)} % warm-up`);
-    console.log('| process | RSS start MB | RSS end MB | RSS growth MB (bound) | RSS max MB | fds start | fds end | fd growth (bound) |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log(`\nfootprint of each process with its children (training processes, sandboxes), sampled every ${SAMPLE_S} s; growth = median of the last quarter − median of the first quarter after the ${Math.round(WARMUP * 100)} % warm-up`);
+    console.log('| process | processes | RSS start MB | RSS end MB | RSS growth MB (bound) | RSS max MB | fds start | fds end | fd growth (bound) |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const [name] of procs) {
       const all = samples.get(name)!;
       const steady = all.filter((s) => s.t >= WARMUP * wall);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       const rssGrowth = median(last.map((s) => s.rssMb)) - median(first.map((s) => s.rssMb));
       const fdGrowth = median(last.map((s) => s.fds)) - median(first.map((s) => s.fds));
       console.log(
-        `| ${name} | ${median(first.map((s) => s.rssMb)).toFixed(0)} | ${median(last.map((s) => s.rssMb)).toFixed(0)} | ${rssGrowth.toFixed(1)} (≤ ${MAX_RSS_GROWTH_MB}) | ${Math.max(...all.map((s) => s.rssMb)).toFixed(0)} | ${median(first.map((s) => s.fds))} | ${median(last.map((s) => s.fds))} | ${fdGrowth} (≤ ${MAX_FD_GROWTH}) |`,
+        `| ${name} | ${Math.min(...all.map((s) => s.procs))}–${Math.max(...all.map((s) => s.procs))} | ${median(first.map((s) => s.rssMb)).toFixed(0)} | ${median(last.map((s) => s.rssMb)).toFixed(0)} | ${rssGrowth.toFixed(1)} (≤ ${MAX_RSS_GROWTH_MB}) | ${Math.max(...all.map((s) => s.rssMb)).toFixed(0)} | ${median(first.map((s) => s.fds))} | ${median(last.map((s) => s.fds))} | ${fdGrowth} (≤ ${MAX_FD_GROWTH}) |`,
       );
       if (rssGrowth > MAX_RSS_GROWTH_MB) failures.push(`${name}: resident memory grew ${rssGrowth.toFixed(1)} MB (SOAK_MAX_RSS_GROWTH_MB ${MAX_RSS_GROWTH_MB})`);
       if (fdGrowth > MAX_FD_GROWTH) failures.push(`${name}: open descriptors grew by ${fdGrowth} (SOAK_MAX_FD_GROWTH ${MAX_FD_GROWTH})`);
