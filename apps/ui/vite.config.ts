@@ -8,6 +8,6 @@ export default defineConfig({
   base: '/ui/',
   plugins: [react()],
   resolve: { alias: { '@app/sdk': resolve(__dirname, '../../libs/sdk/src') } },
-  build: { outDir: resolve(__dirname, '../../dist/ui'), emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 1500 },
+  build: { outDir: resolve(__dirname, '../../dist/ui'), emptyOutDir: true, sourcemap: false },
   logLevel: 'warn',
 });

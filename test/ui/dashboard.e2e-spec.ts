@@ -68,7 +68,10 @@ describe('the dashboard in Chromium', () => {
     const res = await request(gw.url).get('/ui/').expect(200);
     expect(res.text).toContain('<div id="root">');
     const asset = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(res.text)![1];
-    await request(gw.url).get(asset).expect(200).expect('Cache-Control', /immutable/);
+    const script = await request(gw.url).get(asset).set('Accept-Encoding', 'gzip').expect(200).expect('Cache-Control', /immutable/);
+    expect(script.headers['content-encoding']).toBe('gzip');
+    // API answers are not compressed (an event stream must never wait in a compression buffer).
+    expect((await request(gw.url).get('/openapi.json').set('Accept-Encoding', 'gzip').expect(200)).headers['content-encoding']).toBeUndefined();
     await request(gw.url).get('/ui/assets/missing.js').expect(404);
     // Nothing is fetched from anywhere but the gateway.
     expect(res.text).not.toMatch(/https?:\/\//);

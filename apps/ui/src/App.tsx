@@ -1,11 +1,14 @@
-import { useState, type FormEvent } from 'react';
+import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { api, messageOf, session, unwrap } from './api';
+import { Loading } from './components/States';
 import { useRoute } from './router';
-import { Playground } from './pages/Playground';
-import { JobsPage } from './pages/Jobs';
-import { ExperimentsPage } from './pages/Experiments';
-import { ModelsPage } from './pages/Models';
-import { DeploymentsPage } from './pages/Deployments';
+
+// Each page is its own chunk: the editor (CodeMirror) and the charts (uPlot) load only with the pages that use them.
+const Playground = lazy(() => import('./pages/Playground').then((m) => ({ default: m.Playground })));
+const JobsPage = lazy(() => import('./pages/Jobs').then((m) => ({ default: m.JobsPage })));
+const ExperimentsPage = lazy(() => import('./pages/Experiments').then((m) => ({ default: m.ExperimentsPage })));
+const ModelsPage = lazy(() => import('./pages/Models').then((m) => ({ default: m.ModelsPage })));
+const DeploymentsPage = lazy(() => import('./pages/Deployments').then((m) => ({ default: m.DeploymentsPage })));
 
 const NAV: Array<[string, string]> = [
   ['playground', 'Playground'],
@@ -88,11 +91,13 @@ export function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        {page === 'playground' && <Playground />}
-        {page === 'jobs' && <JobsPage params={rest} />}
-        {page === 'experiments' && <ExperimentsPage params={rest} />}
-        {page === 'models' && <ModelsPage params={rest} />}
-        {page === 'deployments' && <DeploymentsPage params={rest} />}
+        <Suspense fallback={<Loading what="the page" />}>
+          {page === 'playground' && <Playground />}
+          {page === 'jobs' && <JobsPage params={rest} />}
+          {page === 'experiments' && <ExperimentsPage params={rest} />}
+          {page === 'models' && <ModelsPage params={rest} />}
+          {page === 'deployments' && <DeploymentsPage params={rest} />}
+        </Suspense>
         {!NAV.some(([id]) => id === page) && <p className="state empty">No page {page}.</p>}
       </main>
     </>
