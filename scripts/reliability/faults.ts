@@ -55,6 +55,26 @@ async function main(): Promise<void> {
     const settle = async (ids: string[], what: string) => {
       for (const id of ids) await waitUntil(() => get(`/jobs/${id}`), (j) => FINAL.includes(j.status), 240_000, `${what}: job ${id} to finish`).catch((e: Error) => failures.push(e.message.split('\n')[0]));
     };
+    /** Opens a job's event stream: its status once the first `job` event has arrived (0 if none did). */
+    const firstEvent = async (id: string) => {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), PROMPT_MS);
+      try {
+        const res = await fetch(`${c!.base}/jobs/${id}/events`, { headers: { 'X-API-Key': key }, signal: ctl.signal });
+        const reader = res.body!.getReader();
+        for (let text = ''; !/event: job/.test(text); ) {
+          const { value, done } = await reader.read();
+          if (done) return { status: /event: job/.test(text) ? res.status : 0 };
+          text += Buffer.from(value).toString();
+        }
+        return { status: res.status };
+      } catch {
+        return { status: 0 };
+      } finally {
+        clearTimeout(timer);
+        ctl.abort();
+      }
+    };
     const health = () => fetch(`${c!.base}/health`, { signal: AbortSignal.timeout(PROMPT_MS) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Json }), () => ({ status: 0, body: {} as Json }));
     /** A request during an outage: answered within PROMPT_MS, with one of `ok` statuses. */
     const prompt = async (what: string, run: () => Promise<{ status: number }>, ok: number[]) => {
@@ -85,6 +105,7 @@ async function main(): Promise<void> {
     check(down.status === 503 && down.body.services?.redis === 'unhealthy', `/health answers 503 with redis unhealthy during the outage (got ${down.status}, redis ${down.body.services?.redis})`);
     await prompt('POST /jobs/train during the Redis outage', () => submit({ seed: 21 }), [202, 503]);
     await prompt('GET /jobs during the Redis outage', () => c!.call('fault', key, 'GET', '/jobs?limit=5'), [200]);
+    await prompt('GET /jobs/{id}/events during the Redis outage (its first event)', () => firstEvent(beforeRedis), [200]);
     await prompt('POST /deployments/{id}/predict during the Redis outage', () => c!.call('fault', key, 'POST', c!.tenants[0].predict, { instances: [IRIS_SAMPLE] }), [200]);
     sh('redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no');
     const up = await waitUntil(health, (h) => h.status === 200, 60_000, 'health to recover').catch(() => ({ status: -1, body: {} }));

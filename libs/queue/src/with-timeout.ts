@@ -3,6 +3,9 @@ import { QueueUnavailableError } from './queue.errors';
 /** ioredis connection states in which a command would only wait in its offline queue. */
 const OFFLINE = new Set(['reconnecting', 'close', 'end']);
 
+/** Whether a command on `client` now would only wait for a reconnection (not the first connection). */
+export const isRedisOffline = (client: { status: string }): boolean => OFFLINE.has(client.status);
+
 /**
  * Runs a Redis call but gives up after `timeoutMs`: ioredis queues commands while it reconnects, so without this a
  * request (or a health probe) would hang for as long as Redis is away. When `client` is known to be disconnected the
@@ -10,7 +13,7 @@ const OFFLINE = new Set(['reconnecting', 'close', 'end']);
  * QueueUnavailableError.
  */
 export async function withRedisTimeout<T>(what: string, timeoutMs: number, work: () => Promise<T>, client?: { status: string }): Promise<T> {
-  if (client && OFFLINE.has(client.status)) throw new QueueUnavailableError(`Redis is unreachable (connection ${client.status}; could not ${what})`);
+  if (client && isRedisOffline(client)) throw new QueueUnavailableError(`Redis is unreachable (connection ${client.status}; could not ${what})`);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueueUnavailableError(`Redis did not answer within ${timeoutMs} ms (${what})`)), timeoutMs);

@@ -1,6 +1,7 @@
 import type { JobEvent } from '@app/contracts';
 import { randomUUID } from 'crypto';
-import { testRedisUrl } from '@app/testing';
+import { execFileSync } from 'child_process';
+import { freePort, testRedisUrl } from '@app/testing';
 import { MemoryJobEventBus, RedisJobEventBus, type JobEventBus } from './job-event-bus';
 
 const status = (jobId: string, s: 'running' | 'completed'): JobEvent => ({ type: 'status', job_id: jobId, status: s, at: new Date().toISOString() });
@@ -55,6 +56,41 @@ describe('RedisJobEventBus (real Redis)', () => {
       await gateway.close();
     }
   });
+
+  it('subscribes while Redis is away without failing, and every channel carries events again once it is back', async () => {
+    // A Redis of this test's own, so it can be stopped and started again on the same port.
+    const port = await freePort();
+    const start = () => execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no']);
+    const stop = () => execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
+    start();
+    const url = `redis://127.0.0.1:${port}`;
+    const gateway = new RedisJobEventBus(url, prefix);
+    const producer = new RedisJobEventBus(url, prefix);
+    try {
+      const [earlier, later] = [randomUUID(), randomUUID()];
+      const before = await received(gateway, earlier);
+      stop();
+      await until(() => (gateway as unknown as { subscriber: { status: string } }).subscriber.status !== 'ready', 5000);
+      const during = await received(gateway, later);
+      start();
+      // Both channels, the one subscribed before the outage and the one subscribed during it, carry events again.
+      for (const deadline = Date.now() + 10_000; !(before.events.length && during.events.length) && Date.now() < deadline; ) {
+        await producer.publish(status(earlier, 'running'));
+        await producer.publish(status(later, 'running'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(before.events[0]).toMatchObject({ job_id: earlier, status: 'running' });
+      expect(during.events[0]).toMatchObject({ job_id: later, status: 'running' });
+    } finally {
+      await producer.close();
+      await gateway.close();
+      try {
+        stop();
+      } catch {
+        /* already stopped */
+      }
+    }
+  }, 30_000);
 
   it('publish does not throw when Redis is unreachable', async () => {
     const bus = new RedisJobEventBus('redis://127.0.0.1:1', prefix);

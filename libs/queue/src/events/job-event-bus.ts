@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { JobEvent, JobStatus } from '@app/contracts';
 import { EventEmitter } from 'events';
 import Redis from 'ioredis';
+import { isRedisOffline } from '../with-timeout';
 
 export type JobEventListener = (event: JobEvent) => void;
 
@@ -80,11 +81,16 @@ export class RedisJobEventBus extends JobEventBus {
     }
   }
 
+  /**
+   * Best effort, like publishing: while Redis is away the subscription is skipped (a job's stream still follows its row
+   * in the database) and every channel with a listener is subscribed again once Redis is back.
+   */
   override async subscribe(jobId: string, listener: JobEventListener): Promise<() => Promise<void>> {
     const channel = this.channel(jobId);
     const sub = this.connectSubscriber();
-    if (this.local.listenerCount(channel) === 0) await sub.subscribe(channel);
+    const first = this.local.listenerCount(channel) === 0;
     this.local.on(channel, listener);
+    if (first && !isRedisOffline(sub)) await sub.subscribe(channel).catch((err: Error) => this.warn(`job event subscriber: ${err.message}`));
     return async () => {
       this.local.off(channel, listener);
       if (this.local.listenerCount(channel) === 0) await sub.unsubscribe(channel).catch(() => undefined);
@@ -114,6 +120,10 @@ export class RedisJobEventBus extends JobEventBus {
         this.local.emit(channel, event);
       });
       this.subscriber.on('error', (err: Error) => this.warn(`job event subscriber: ${err.message}`));
+      this.subscriber.on('ready', () => {
+        const channels = this.local.eventNames() as string[];
+        if (channels.length) this.subscriber?.subscribe(...channels).catch((err: Error) => this.warn(`job event subscriber: ${err.message}`));
+      });
     }
     return this.subscriber;
   }
