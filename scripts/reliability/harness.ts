@@ -182,10 +182,10 @@ export function pct(xs: number[], p: number): number {
 }
 
 /**
- * Resident memory (MB) and open file descriptors (sockets, files, pipes) of a process and all its descendants (a
- * worker's training processes, a gateway's sandboxes), from /proc; `procs` is how many processes that was.
+ * Resident memory (MB) and open file descriptors (sockets, files, pipes) of each of `pids` with all its descendants
+ * (a worker's training processes, a gateway's sandboxes), from /proc; `procs` is how many processes that was.
  */
-export function footprint(pid: number): { rssMb: number; fds: number; procs: number } {
+export function footprints(pids: number[]): Array<{ rssMb: number; fds: number; procs: number }> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -198,21 +198,23 @@ export function footprint(pid: number): { rssMb: number; fds: number; procs: num
       /* exited while listed */
     }
   }
-  let rssKb = 0;
-  let fds = 0;
-  let procs = 0;
-  for (const queue = [pid]; queue.length; ) {
-    const p = queue.pop()!;
-    queue.push(...(children.get(p) ?? []));
-    try {
-      rssKb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-      fds += readdirSync(`/proc/${p}/fd`).length;
-      procs++;
-    } catch {
-      /* exited while sampled */
+  return pids.map((pid) => {
+    let rssKb = 0;
+    let fds = 0;
+    let procs = 0;
+    for (const queue = [pid]; queue.length; ) {
+      const p = queue.pop()!;
+      queue.push(...(children.get(p) ?? []));
+      try {
+        rssKb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+        fds += readdirSync(`/proc/${p}/fd`).length;
+        procs++;
+      } catch {
+        /* exited while sampled */
+      }
     }
-  }
-  return { rssMb: rssKb / 1024, fds, procs };
+    return { rssMb: rssKb / 1024, fds, procs };
+  });
 }
 
 /** Prints the verdict: the broken bounds (and exit code 1), or `passed`. */

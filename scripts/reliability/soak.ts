@@ -8,7 +8,7 @@
  * (64) or SOAK_MAX_FD_GROWTH (32) descriptors, or on any 5xx, network error or timeout.
  */
 import { cpus, loadavg } from 'os';
-import { Cluster, footprint, IRIS, IRIS_SAMPLE, pct, type Json, runScript, verdict } from './harness';
+import { Cluster, footprints, IRIS, IRIS_SAMPLE, pct, type Json, runScript, verdict } from './harness';
 
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 20);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 3600);
@@ -31,7 +31,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const deadline = Date.now() + SECONDS * 1000;
     const sampler = setInterval(() => {
-      for (const [name, p] of procs) samples.get(name)!.push({ t: (performance.now() - t0) / 1000, ...footprint(p.child.pid!) });
+      const t = (performance.now() - t0) / 1000;
+      footprints(procs.map(([, p]) => p.child.pid!)).forEach((f, i) => samples.get(procs[i][0])!.push({ t, ...f }));
     }, SAMPLE_S * 1000);
     const trainer = setInterval(() => {
       const t = c.tenants[Math.floor(Math.random() * c.tenants.length)];

@@ -8,12 +8,12 @@ export const isRedisOffline = (client: { status: string }): boolean => OFFLINE.h
 
 /**
  * Runs a Redis call but gives up after `timeoutMs`: ioredis queues commands while it reconnects, so without this a
- * request (or a health probe) would hang for as long as Redis is away. When `client` is known to be disconnected the
+ * request (or a health probe) would hang for as long as Redis is away. While `client` is known to be disconnected the
  * call fails at once instead, so requests during an outage are not each held for the whole timeout. Failures become
  * QueueUnavailableError.
  */
-export async function withRedisTimeout<T>(what: string, timeoutMs: number, work: () => Promise<T>, client?: { status: string }): Promise<T> {
-  if (client && isRedisOffline(client)) throw new QueueUnavailableError(`Redis is unreachable (connection ${client.status}; could not ${what})`);
+export async function withRedisTimeout<T>(what: string, timeoutMs: number, work: () => Promise<T>, client: { status: string }): Promise<T> {
+  if (isRedisOffline(client)) throw new QueueUnavailableError(`Redis is unreachable (connection ${client.status}; could not ${what})`);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueueUnavailableError(`Redis did not answer within ${timeoutMs} ms (${what})`)), timeoutMs);
