@@ -109,11 +109,9 @@ describe('built-in datasets', () => {
     });
 
     it('is read once: concurrent first calls and later calls get the same object', async () => {
+      // The same object, not a re-read: identity is the proof, not timing.
       expect(concurrent).toBe(mnist);
-      const started = performance.now();
-      const again = await loadBuiltinDataset('M-N-I-S-T');
-      expect(again).toBe(mnist);
-      expect(performance.now() - started).toBeLessThan(50);
+      expect(await loadBuiltinDataset('M-N-I-S-T')).toBe(mnist);
     });
   });
 

@@ -103,18 +103,12 @@ describe('decodeInstances', () => {
     expect(errorOf(() => decodeInstances(instances, [2], maxBatch)).message).toBe(message);
   });
 
-  it('decodes an MNIST batch of 64 nested arrays in well under a millisecond', () => {
-    const body = JSON.parse(JSON.stringify({ instances: Array.from({ length: 64 }, (_, n) => nested(MNIST, n)) }));
-    for (let i = 0; i < 50; i++) decodeInstances(body.instances, MNIST, 256);
-    const times: number[] = [];
-    for (let i = 0; i < 31; i++) {
-      const t = performance.now();
-      decodeInstances(body.instances, MNIST, 256);
-      times.push(performance.now() - t);
-    }
-    times.sort((a, b) => a - b);
-    // Measured ~0.3 ms idle, ~0.6 ms with both cores busy; the bound leaves room for a loaded CI machine.
-    expect(times[15]).toBeLessThan(1);
+  // Its speed is measured by npm run bench:serve (batch 64, nested JSON), not asserted here.
+  it('decodes an MNIST batch of 64 nested arrays from a parsed JSON body', () => {
+    const body = JSON.parse(JSON.stringify({ instances: Array.from({ length: 64 }, (_, n) => nested(MNIST, n * 784)) }));
+    const { data, batch } = decodeInstances(body.instances, MNIST, 256);
+    expect(batch).toBe(64);
+    expect(data).toEqual(Float32Array.from({ length: 64 * 784 }, (_, i) => i));
   });
 });
 
